@@ -31,7 +31,11 @@ def test_input_error_names_file_row_and_column() -> None:
 
 def test_api_errors_are_split_transient_and_permanent() -> None:
     assert issubclass(errors.RetriesExhausted, errors.TransientApiError)
-    for cls in (errors.AuthError, errors.NotFoundError, errors.ConflictError,
-                errors.RequestValidationError):
+    for cls in (
+        errors.AuthError,
+        errors.NotFoundError,
+        errors.ConflictError,
+        errors.RequestValidationError,
+    ):
         assert issubclass(cls, errors.PermanentApiError)
         assert not issubclass(cls, errors.TransientApiError)

@@ -142,9 +142,7 @@ class ApiError(UploaderError):
         url: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(
-            message, status_code=status_code, detail=detail, method=method, url=url
-        )
+        super().__init__(message, status_code=status_code, detail=detail, method=method, url=url)
         self.status_code = status_code
         self.detail = detail
         self.method = method

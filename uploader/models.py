@@ -6,7 +6,7 @@ small frozen dataclasses with no behaviour beyond (de)serialisation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "ColumnMapping",
+    "ProgressCallback",
     "CommunicationRequest",
     "Record",
     "RowIssue",
@@ -22,6 +23,10 @@ __all__ = [
     "Table",
     "ValidationResult",
 ]
+
+#: Library code reports progress through this: ``progress(stage, done, total)``; the CLI draws it.
+#: Stages: "read", "validate", "upload", "activate", "results", "report".
+ProgressCallback = Callable[[str, int, "int | None"], None]
 
 
 @dataclass(frozen=True, slots=True)
