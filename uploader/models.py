@@ -14,8 +14,8 @@ from typing import Any
 
 __all__ = [
     "ColumnMapping",
-    "ProgressCallback",
     "CommunicationRequest",
+    "ProgressCallback",
     "Record",
     "RowIssue",
     "RowOutcome",
