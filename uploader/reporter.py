@@ -1,0 +1,1045 @@
+"""Every row's outcome, written back beside the user's own rows, and per-request results fetched.
+
+The report is the input sheet itself (every row, blank ones included, every column, original order)
+plus the columns in :data:`ADDED_COLUMNS`. Where the verdict for a row comes from, in order:
+
+1. the server's result for ``(batch_id, reference_id)`` (``INVALID``/``DUPLICATE`` => ``rejected``),
+2. the engine's :class:`~uploader.models.RowOutcome` for the row,
+3. the validator's status (``valid``/``refused``/``blank``; ``pending`` when outcomes were given
+   but the row has none, i.e. it was never sent).
+
+Formats follow the output's extension: CSV (UTF-8 with BOM), TSV, XLSX and ODS. The XLSX and ODS
+writers are small streaming SpreadsheetML/OpenDocument writers (inline strings, one row at a time,
+constant memory) because every cell must be a typed string or number, never a formula, and because
+they are several times faster than pandas' ``to_excel`` (see ``bench/bench_report.py``). CSV/TSV
+cells that a spreadsheet would run as a formula are neutralised as OWASP recommends (a leading
+``'``); plain signed numbers such as ``+15125551234`` are left as they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+import tempfile
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import quoteattr
+
+from uploader.config import ApiKey
+from uploader.errors import ConfigError, InputError
+from uploader.models import ColumnMapping, RowOutcome, RowStatus, Table, ValidationResult
+
+if TYPE_CHECKING:
+    from uploader.client import SyllableClient
+    from uploader.models import ProgressCallback
+
+__all__ = [
+    "ADDED_COLUMNS",
+    "OPEN_REQUEST_STATES",
+    "REPORT_FORMATS",
+    "ReportSummary",
+    "WatchOutcome",
+    "added_column_names",
+    "neutralise_csv_value",
+    "render_summary",
+    "report_format_for",
+    "results",
+    "results_table",
+    "watch_results",
+    "write_report",
+]
+
+log = logging.getLogger("uploader")
+
+#: Columns appended after the input's own, in this order.
+ADDED_COLUMNS: tuple[str, ...] = (
+    "row_number",
+    "upload_status",
+    "upload_error",
+    "batch_id",
+    "target_e164",
+    "request_status",
+    "attempt_count",
+    "sent_at",
+    "session_id",
+    "conversation_id",
+    "channel_manager_status",
+    "insights_status",
+)
+_NUMERIC_ADDED = frozenset({"row_number", "attempt_count", "session_id", "conversation_id"})
+
+#: Request states that are still moving; ``watch_results`` waits for every request to leave them.
+OPEN_REQUEST_STATES = frozenset({"PENDING", "INITIATED", "CONNECTED"})
+#: Server verdicts that mean the request was not taken (the row is ``rejected``).
+_REJECTED_REQUEST_STATES = frozenset({"INVALID", "DUPLICATE"})
+
+#: Output extension -> writer format.
+REPORT_FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".xlsx": "xlsx",
+    ".ods": "ods",
+}
+_INPUT_TO_REPORT = {"csv": "csv", "tsv": "tsv", "xlsx": "xlsx", "xlsm": "xlsx", "xls": "xlsx"}
+_INPUT_TO_REPORT["ods"] = "ods"
+
+_SUFFIX = " (uploader)"
+_EXCEL_MAX_CHARS = 32_767
+_SECRET_KEY = re.compile(r"key|secret|token|password|authorization", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------------------------
+# Summary
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ReportSummary:
+    """What a written report holds, in counts (also the ``--json`` body of report commands)."""
+
+    path: Path
+    format: str
+    rows: int
+    by_upload_status: dict[str, int] = field(default_factory=dict)
+    by_request_status: dict[str, int] = field(default_factory=dict)
+    by_batch: dict[str, int] = field(default_factory=dict)
+    top_errors: list[tuple[str, int]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "rows": self.rows,
+            "by_upload_status": dict(self.by_upload_status),
+            "by_request_status": dict(self.by_request_status),
+            "by_batch": dict(self.by_batch),
+            "top_errors": [{"error": e, "rows": n} for e, n in self.top_errors],
+            "columns": list(self.columns),
+        }
+
+
+def render_summary(summary: ReportSummary | Mapping[str, Any]) -> str:
+    """Plain-text run summary for the terminal (the CLI prints it; the library never does)."""
+    data = summary.to_dict() if isinstance(summary, ReportSummary) else dict(summary)
+    lines = [f"Report: {data['path']} ({data['format']}, {data['rows']} rows)"]
+
+    def block(title: str, counts: Mapping[str, int]) -> None:
+        if counts:
+            lines.append(f"{title}:")
+            width = max(len(k) for k in counts)
+            lines.extend(f"  {k:<{width}}  {v:>8}" for k, v in counts.items())
+
+    block("Rows by upload status", data.get("by_upload_status", {}))
+    block("Requests by server status", data.get("by_request_status", {}))
+    block("Rows by batch", data.get("by_batch", {}))
+    errors = data.get("top_errors", [])
+    if errors:
+        lines.append("Top errors:")
+        lines.extend(f"  {e['rows']:>6} x {e['error']}" for e in errors)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Layout: which columns, which values
+# --------------------------------------------------------------------------------------------
+
+
+def added_column_names(headers: Sequence[str]) -> list[str]:
+    """Names for :data:`ADDED_COLUMNS` that never collide with an input header.
+
+    A clash (compared case- and space-insensitively, as a person reading the sheet would) gets
+    `` (uploader)`` appended, then `` (uploader 2)`` and so on until it is unique.
+    """
+    taken = {h.strip().casefold() for h in headers}
+    names: list[str] = []
+    for name in ADDED_COLUMNS:
+        candidate, n = name, 1
+        while candidate.strip().casefold() in taken:
+            candidate = f"{name}{_SUFFIX}" if n == 1 else f"{name} (uploader {n})"
+            n += 1
+        taken.add(candidate.casefold())
+        names.append(candidate)
+    return names
+
+
+def report_format_for(out: Path, input_format: str | None, explicit: str | None = None) -> str:
+    """Writer format: explicit ``format`` > OUT's extension > the input's own format."""
+    if explicit:
+        fmt = explicit.lower().lstrip(".")
+        if fmt not in set(REPORT_FORMATS.values()):
+            raise ConfigError(f"report format {explicit!r}: use one of csv, tsv, xlsx, ods")
+        return fmt
+    suffix = out.suffix.lower()
+    if suffix in REPORT_FORMATS:
+        return REPORT_FORMATS[suffix]
+    if suffix in {".xls", ".xlsm"}:
+        raise ConfigError(f"{out}: reports cannot be written as {suffix}; use .xlsx instead")
+    if suffix and suffix not in {".txt"}:
+        raise ConfigError(
+            f"{out}: unknown report extension {suffix!r}; use .csv, .tsv, .xlsx, .ods"
+        )
+    return _INPUT_TO_REPORT.get((input_format or "csv").lower(), "csv")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _joined_errors(*groups: Iterable[str]) -> str:
+    seen: dict[str, None] = {}
+    for group in groups:
+        for message in group:
+            message = message.strip()
+            if message:
+                seen.setdefault(message, None)
+    return "; ".join(seen)
+
+
+class _RowSource:
+    """Yields the report row by row (input cells, then added cells) and counts as it goes."""
+
+    def __init__(
+        self,
+        validation: ValidationResult,
+        outcomes: Mapping[int, RowOutcome] | None,
+        results: Mapping[tuple[str, str], Mapping[str, Any]] | None,
+    ) -> None:
+        self.validation = validation
+        self.outcomes = outcomes
+        self.results = results or {}
+        self.by_reference: dict[str, tuple[str, Mapping[str, Any]] | None] = {}
+        for (batch_id, reference_id), result in self.results.items():
+            # a reference id seen in two batches is ambiguous without an outcome: match neither
+            self.by_reference[reference_id] = (
+                None if reference_id in self.by_reference else (batch_id, result)
+            )
+        self.by_upload_status: Counter[str] = Counter()
+        self.by_request_status: Counter[str] = Counter()
+        self.by_batch: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+
+    def added(self, i: int, row_number: int, issues: Sequence[str]) -> list[Any]:
+        v = self.validation
+        status = str(v.statuses[i]) if i < len(v.statuses) else RowStatus.VALID.value
+        target = _text(v.targets_e164[i]) if i < len(v.targets_e164) else ""
+        reference_id = _text(v.reference_ids[i]) if i < len(v.reference_ids) else ""
+        batch_id = error = ""
+        outcome = self.outcomes.get(row_number) if self.outcomes is not None else None
+        if outcome is not None:
+            status = str(outcome.status)
+            error = outcome.error
+            batch_id = outcome.batch_id
+            target = outcome.target_e164 or target
+            reference_id = outcome.reference_id or reference_id
+        elif self.outcomes is not None and status == RowStatus.VALID:
+            status = RowStatus.PENDING.value  # validated, but this run never sent it
+        result: Mapping[str, Any] | None = None
+        if self.results and status not in (RowStatus.BLANK, RowStatus.REFUSED) and reference_id:
+            if batch_id:
+                result = self.results.get((batch_id, reference_id))
+            else:
+                found = self.by_reference.get(reference_id)
+                if found is not None:
+                    batch_id, result = found
+        request_status = server_error = ""
+        if result is not None:
+            request_status = _text(result.get("request_status"))
+            if request_status.upper() in _REJECTED_REQUEST_STATES:
+                status = RowStatus.REJECTED.value
+                server_error = f"the server marked this request {request_status.upper()}"
+            elif status in (RowStatus.VALID, RowStatus.PENDING, RowStatus.FAILED):
+                status = RowStatus.ACCEPTED.value  # the server holds it, whatever we thought
+                error = ""
+        message = _joined_errors(issues, [error, server_error])
+        self.by_upload_status[status] += 1
+        if request_status:
+            self.by_request_status[request_status] += 1
+        if batch_id:
+            self.by_batch[batch_id] += 1
+        if message:
+            self.errors[message] += 1
+        get = result.get if result is not None else (lambda _k: None)
+        return [
+            row_number,
+            status,
+            message,
+            batch_id,
+            target,
+            request_status,
+            get("attempt_count"),
+            _text(get("sent_at")),
+            get("session_id"),
+            get("conversation_id"),
+            _text(get("channel_manager_status")),
+            _text(get("insights_status")),
+        ]
+
+    def rows(self) -> Iterator[tuple[list[str], list[Any]]]:
+        table = self.validation.table
+        issues = self.validation.issues_by_row()
+        columns = table.columns
+        n = table.n_rows
+        for i, row_number in enumerate(table.row_numbers):
+            if i >= n:
+                break
+            cells = [_text(col[i]) for col in columns]
+            messages = [issue.message for issue in issues.get(int(row_number), ())]
+            yield cells, self.added(i, int(row_number), messages)
+
+
+# --------------------------------------------------------------------------------------------
+# CSV / TSV
+# --------------------------------------------------------------------------------------------
+
+_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise_csv_value(value: str) -> str:
+    """OWASP CSV-injection defence: prefix ``'`` to anything a spreadsheet would evaluate.
+
+    Values starting with ``=``, ``@``, tab, carriage return or line feed always; values starting
+    with ``+``/``-`` unless they are a plain number (so ``+15125551234`` and ``-3.5`` stay).
+    """
+    if value and value[0] in _FORMULA_START:
+        if value[0] in "+-" and _PLAIN_NUMBER.fullmatch(value):
+            return value
+        return "'" + value
+    return value
+
+
+def _write_delimited(
+    path: Path, header: list[str], rows: Iterator[tuple[list[str], list[Any]]], delimiter: str
+) -> int:
+    safe = neutralise_csv_value
+    count = 0
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow([safe(h) for h in header])
+        for cells, added in rows:
+            writer.writerow([safe(c) for c in cells] + [safe(_text(a)) for a in added])
+            count += 1
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# XLSX: a minimal streaming SpreadsheetML writer (inline strings; no formulas can exist)
+# --------------------------------------------------------------------------------------------
+
+_XML_SPECIAL = re.compile(
+    "[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_x[0-9A-Fa-f]{4}_"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _xml_sub(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    if ch == "&":
+        return "&amp;"
+    if ch == "<":
+        return "&lt;"
+    if ch == ">":
+        return "&gt;"
+    if ch == "\r":
+        return "&#13;"  # a raw CR would be normalised to LF by any XML parser
+    if len(ch) > 1:  # literal "_x0041_" text: escape its underscore so Excel keeps it as typed
+        return "_x005F" + ch
+    if "\ud800" <= ch <= "\udfff":
+        return "\ufffd"
+    return f"_x{ord(ch):04X}_"  # control characters XML 1.0 cannot carry (Excel's own escape)
+
+
+def _xml_text(value: str) -> str:
+    if len(value) > _EXCEL_MAX_CHARS:
+        value = value[:_EXCEL_MAX_CHARS]
+    if _XML_SPECIAL.search(value) is None:
+        return value
+    return _XML_SPECIAL.sub(_xml_sub, value)
+
+
+def _col_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+_STATUS_COLOURS: dict[str, str] = {
+    "accepted": "FFC6EFCE",  # green
+    "valid": "FFC6EFCE",
+    "refused": "FFFFC7CE",  # red
+    "rejected": "FFFFC7CE",
+    "failed": "FFF8CBAD",  # orange
+    "pending": "FFFFEB9C",  # yellow
+    "blank": "FFD9D9D9",  # grey
+}
+_STATUS_STYLE = {status: 2 + i for i, status in enumerate(_STATUS_COLOURS)}
+_BOLD_STYLE = 1
+
+_XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_OFFICE = "application/vnd.openxmlformats-officedocument."
+_SML = _OFFICE + "spreadsheetml."
+_PKG = "http://schemas.openxmlformats.org/package/2006/"
+_ODR = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+
+
+def _override(part: str, content_type: str) -> str:
+    return f'<Override PartName="{part}" ContentType="{content_type}"/>'
+
+
+def _relationship(rid: str, kind: str, target: str) -> str:
+    return f'<Relationship Id="{rid}" Type="{kind}" Target="{target}"/>'
+
+
+_CONTENT_TYPES = (
+    f'{_XML_DECL}<Types xmlns="{_PKG}content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    + _override("/xl/workbook.xml", _SML + "sheet.main+xml")
+    + _override("/xl/worksheets/sheet1.xml", _SML + "worksheet+xml")
+    + _override("/xl/worksheets/sheet2.xml", _SML + "worksheet+xml")
+    + _override("/xl/styles.xml", _SML + "styles+xml")
+    + _override("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml")
+    + _override("/docProps/app.xml", _OFFICE + "extended-properties+xml")
+    + "</Types>"
+)
+_ROOT_RELS = (
+    f'{_XML_DECL}<Relationships xmlns="{_PKG}relationships">'
+    + _relationship("rId1", _ODR + "officeDocument", "xl/workbook.xml")
+    + _relationship("rId2", _PKG + "relationships/metadata/core-properties", "docProps/core.xml")
+    + _relationship("rId3", _ODR + "extended-properties", "docProps/app.xml")
+    + "</Relationships>"
+)
+_WORKBOOK_RELS = (
+    f'{_XML_DECL}<Relationships xmlns="{_PKG}relationships">'
+    + _relationship("rId1", _ODR + "worksheet", "worksheets/sheet1.xml")
+    + _relationship("rId2", _ODR + "worksheet", "worksheets/sheet2.xml")
+    + _relationship("rId3", _ODR + "styles", "styles.xml")
+    + "</Relationships>"
+)
+_APP = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+    "<Application>syllable-bulk-uploader</Application></Properties>"
+)
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _core_xml() -> str:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
+        'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        "<dc:creator>syllable-bulk-uploader</dc:creator>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
+        "</cp:coreProperties>"
+    )
+
+
+def _styles_xml() -> str:
+    fills = "".join(
+        f'<fill><patternFill patternType="solid"><fgColor rgb="{rgb}"/>'
+        '<bgColor indexed="64"/></patternFill></fill>'
+        for rgb in _STATUS_COLOURS.values()
+    )
+    status_xfs = "".join(
+        f'<xf numFmtId="0" fontId="0" fillId="{2 + i}" borderId="0" xfId="0" applyFill="1"/>'
+        for i in range(len(_STATUS_COLOURS))
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<styleSheet xmlns="{_MAIN_NS}">'
+        '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+        '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+        f'<fills count="{2 + len(_STATUS_COLOURS)}"><fill><patternFill patternType="none"/></fill>'
+        f'<fill><patternFill patternType="gray125"/></fill>{fills}</fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+        "</cellStyleXfs>"
+        f'<cellXfs count="{2 + len(_STATUS_COLOURS)}">'
+        '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+        f"{status_xfs}</cellXfs>"
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+        "</styleSheet>"
+    )
+
+
+def _sheet_name(name: str | None, avoid: str) -> str:
+    cleaned = re.sub(r"[\[\]:*?/\\]", "_", (name or "").strip()).strip("'")[:31]
+    if not cleaned or cleaned.casefold() == avoid.casefold():
+        return "Report"
+    return cleaned
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and abs(value) < 1e15  # beyond 15 digits Excel would round: keep those as text
+    )
+
+
+def _column_widths(header: list[str], sample: list[list[str]]) -> list[float]:
+    widths = [len(h) for h in header]
+    for row in sample:
+        for j, cell in enumerate(row):
+            first_line = cell.split("\n", 1)[0]
+            if len(first_line) > widths[j]:
+                widths[j] = len(first_line)
+    return [min(60.0, max(8.0, w * 1.1 + 2)) for w in widths]
+
+
+def _xlsx_cell_xml(ref: str, value: Any, style: int = 0) -> str:
+    s = f' s="{style}"' if style else ""
+    if value is None or value == "":
+        return f'<c r="{ref}"{s}/>' if style else ""
+    if _is_number(value):
+        return f'<c r="{ref}"{s}><v>{value!r}</v></c>'
+    return (
+        f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">'
+        f"{_xml_text(str(value))}</t></is></c>"
+    )
+
+
+def _write_xlsx(
+    path: Path,
+    header: list[str],
+    rows: Iterator[tuple[list[str], list[Any]]],
+    n_rows: int,
+    sample: list[list[str]],
+    summary_rows: Callable[[], list[tuple[Any, ...]]],
+    sheet: str,
+    status_col: int,
+    progress: ProgressCallback | None,
+) -> int:
+    ncols = len(header)
+    letters = [_col_letter(j) for j in range(max(ncols, 3))]
+    last = letters[ncols - 1]
+    widths = _column_widths(header, sample)
+    text = _xml_text
+    count = 0
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _ROOT_RELS)
+        zf.writestr("docProps/app.xml", _APP)
+        zf.writestr("docProps/core.xml", _core_xml())
+        zf.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        zf.writestr("xl/styles.xml", _styles_xml())
+        zf.writestr(
+            "xl/workbook.xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
+            '<bookViews><workbookView activeTab="0"/></bookViews><sheets>'
+            f'<sheet name={quoteattr(sheet)} sheetId="1" r:id="rId1"/>'
+            '<sheet name="Summary" sheetId="2" r:id="rId2"/></sheets>'
+            '<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+            f"{text(_quote_sheet(sheet))}!$A$1:${last}${n_rows + 1}</definedName></definedNames>"
+            "</workbook>",
+        )
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as raw:
+            cols = "".join(
+                f'<col min="{j + 1}" max="{j + 1}" width="{w:.1f}" customWidth="1"/>'
+                for j, w in enumerate(widths)
+            )
+            head = "".join(
+                f'<c r="{letters[j]}1" s="{_BOLD_STYLE}" t="inlineStr"><is>'
+                f'<t xml:space="preserve">{text(h)}</t></is></c>'
+                for j, h in enumerate(header)
+            )
+            raw.write(
+                (
+                    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                    f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
+                    f'<dimension ref="A1:{last}{n_rows + 1}"/>'
+                    '<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
+                    '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                    '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+                    "</sheetView></sheetViews>"
+                    '<sheetFormatPr defaultRowHeight="15"/>'
+                    f"<cols>{cols}</cols><sheetData>"
+                    f'<row r="1">{head}</row>'
+                ).encode()
+            )
+            buf: list[str] = []
+            r = 1
+            for cells, added in rows:
+                r += 1
+                parts = [f'<row r="{r}">']
+                append = parts.append
+                j = 0
+                for value in cells:
+                    if value:
+                        append(
+                            f'<c r="{letters[j]}{r}" t="inlineStr"><is><t xml:space="preserve">'
+                            f"{text(value)}</t></is></c>"
+                        )
+                    j += 1
+                for value in added:
+                    style = _STATUS_STYLE.get(value, 0) if j == status_col else 0
+                    append(_xlsx_cell_xml(f"{letters[j]}{r}", value, style))
+                    j += 1
+                append("</row>")
+                buf.append("".join(parts))
+                count += 1
+                if len(buf) >= 2000:
+                    raw.write("".join(buf).encode("utf-8"))
+                    buf.clear()
+                    if progress is not None:
+                        progress("report", count, n_rows)
+            raw.write("".join(buf).encode("utf-8"))
+            raw.write(
+                (
+                    f'</sheetData><autoFilter ref="A1:{last}{r}"/>'
+                    '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
+                    'footer="0.3"/></worksheet>'
+                ).encode()
+            )
+        zf.writestr("xl/worksheets/sheet2.xml", _summary_sheet_xml(summary_rows(), letters))
+    return count
+
+
+def _quote_sheet(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _summary_sheet_xml(rows: list[tuple[Any, ...]], letters: list[str]) -> str:
+    body = []
+    for r, row in enumerate(rows, start=1):
+        bold = len(row) == 1  # a one-cell row is a section title
+        cells = "".join(
+            _xlsx_cell_xml(f"{letters[j]}{r}", v, _BOLD_STYLE if bold else 0)
+            for j, v in enumerate(row)
+        )
+        body.append(f'<row r="{r}">{cells}</row>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
+        '<cols><col min="1" max="1" width="40" customWidth="1"/>'
+        '<col min="2" max="2" width="18" customWidth="1"/></cols>'
+        f"<sheetData>{''.join(body)}</sheetData></worksheet>"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# ODS: a minimal streaming OpenDocument spreadsheet writer (string cells, never formulas)
+# --------------------------------------------------------------------------------------------
+
+_ODS_NS = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" '
+    'xmlns:config="urn:oasis:names:tc:opendocument:xmlns:config:1.0" '
+    'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+    'office:version="1.2"'
+)
+_ODS_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ODS_SPECIAL = re.compile("[&<>\t\r\n\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|  |^ ")
+
+
+def _ods_runs(value: str) -> str:
+    """ODF collapses whitespace in text:p, so spaces, tabs and breaks become elements."""
+    value = _ODS_ILLEGAL.sub("\ufffd", value)
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = value.replace("\t", "<text:tab/>").replace("\n", "<text:line-break/>")
+
+    def spaces(match: re.Match[str]) -> str:
+        run = len(match.group(0))
+        lead = match.start() == 0
+        keep = 0 if lead else 1
+        extra = run - keep
+        return " " * keep + (f'<text:s text:c="{extra}"/>' if extra > 1 else "<text:s/>")
+
+    return re.sub(r"(?:^ +| {2,})", spaces, value)
+
+
+def _ods_cell(value: Any, style: str | None = None) -> str:
+    s = f' table:style-name="{style}"' if style else ""
+    if value is None or value == "":
+        return f"<table:table-cell{s}/>"
+    if _is_number(value):
+        return f'<table:table-cell{s} office:value-type="float" office:value="{value!r}"/>'
+    text = str(value)
+    if _ODS_SPECIAL.search(text) is not None:
+        text = _ods_runs(text)
+    return (
+        f'<table:table-cell{s} office:value-type="string"><text:p>{text}</text:p>'
+        "</table:table-cell>"
+    )
+
+
+def _write_ods(
+    path: Path,
+    header: list[str],
+    rows: Iterator[tuple[list[str], list[Any]]],
+    n_rows: int,
+    sample: list[list[str]],
+    summary_rows: Callable[[], list[tuple[Any, ...]]],
+    sheet: str,
+    status_col: int,
+    progress: ProgressCallback | None,
+) -> int:
+    widths = _column_widths(header, sample)
+    styles = ['<style:style style:name="hdr" style:family="table-cell"><style:text-properties '
+              'fo:font-weight="bold"/></style:style>']  # fmt: skip
+    for status, rgb in _STATUS_COLOURS.items():
+        styles.append(
+            f'<style:style style:name="st-{status}" style:family="table-cell">'
+            f'<style:table-cell-properties fo:background-color="#{rgb[2:].lower()}"/></style:style>'
+        )
+    for j, w in enumerate(widths):
+        styles.append(
+            f'<style:style style:name="co{j}" style:family="table-column">'
+            f'<style:table-column-properties style:column-width="{w * 0.19:.2f}cm"/></style:style>'
+        )
+    count = 0
+    last = _col_letter(len(header) - 1)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr(
+            zipfile.ZipInfo("mimetype"),
+            "application/vnd.oasis.opendocument.spreadsheet",
+            compress_type=zipfile.ZIP_STORED,
+        )
+        zf.writestr(
+            "META-INF/manifest.xml",
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:'
+            'manifest:1.0" manifest:version="1.2">'
+            '<manifest:file-entry manifest:full-path="/" manifest:version="1.2" '
+            'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+            '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+            '<manifest:file-entry manifest:full-path="styles.xml" manifest:media-type="text/xml"/>'
+            '<manifest:file-entry manifest:full-path="settings.xml" '
+            'manifest:media-type="text/xml"/>'
+            "</manifest:manifest>",
+        )
+        zf.writestr(
+            "styles.xml",
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-styles {_ODS_NS}>'
+            "<office:styles/></office:document-styles>",
+        )
+        zf.writestr(
+            "settings.xml",  # frozen header row
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-settings {_ODS_NS}>'
+            '<office:settings><config:config-item-set config:name="ooo:view-settings">'
+            '<config:config-item-map-indexed config:name="Views"><config:config-item-map-entry>'
+            '<config:config-item-map-named config:name="Tables">'
+            f"<config:config-item-map-entry config:name={quoteattr(sheet)}>"
+            '<config:config-item config:name="VerticalSplitMode" config:type="short">2'
+            "</config:config-item>"
+            '<config:config-item config:name="VerticalSplitPosition" config:type="int">1'
+            "</config:config-item>"
+            '<config:config-item config:name="ActiveSplitRange" config:type="short">2'
+            "</config:config-item>"
+            '<config:config-item config:name="PositionBottom" config:type="int">1'
+            "</config:config-item>"
+            "</config:config-item-map-entry></config:config-item-map-named>"
+            "</config:config-item-map-entry></config:config-item-map-indexed>"
+            "</config:config-item-set></office:settings></office:document-settings>",
+        )
+        with zf.open("content.xml", "w", force_zip64=True) as raw:
+            cols = "".join(
+                f'<table:table-column table:style-name="co{j}"/>' for j in range(len(header))
+            )
+            head = "".join(_ods_cell(h, "hdr") for h in header)
+            raw.write(
+                (
+                    f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content {_ODS_NS}>'
+                    f"<office:automatic-styles>{''.join(styles)}</office:automatic-styles>"
+                    f"<office:body><office:spreadsheet>"
+                    f"<table:table table:name={quoteattr(sheet)}>{cols}"
+                    f"<table:table-header-rows><table:table-row>{head}</table:table-row>"
+                    "</table:table-header-rows>"
+                ).encode()
+            )
+            buf: list[str] = []
+            for cells, added in rows:
+                parts = ["<table:table-row>"]
+                parts.extend(_ods_cell(c) for c in cells)
+                for k, value in enumerate(added):
+                    style = None
+                    if len(cells) + k == status_col and value in _STATUS_COLOURS:
+                        style = f"st-{value}"
+                    parts.append(_ods_cell(value, style))
+                parts.append("</table:table-row>")
+                buf.append("".join(parts))
+                count += 1
+                if len(buf) >= 2000:
+                    raw.write("".join(buf).encode("utf-8"))
+                    buf.clear()
+                    if progress is not None:
+                        progress("report", count, n_rows)
+            raw.write("".join(buf).encode("utf-8"))
+            filter_range = f"{_quote_sheet(sheet)}.A1:.{last}{count + 1}"
+            summary = "".join(
+                "<table:table-row>"
+                + "".join(_ods_cell(v, "hdr" if len(row) == 1 else None) for v in row)
+                + "</table:table-row>"
+                for row in summary_rows()
+            )
+            raw.write(
+                (
+                    "</table:table>"
+                    f'<table:table table:name="Summary"><table:table-column/><table:table-column/>'
+                    f"{summary}</table:table>"
+                    '<table:database-ranges><table:database-range table:name="report" '
+                    f"table:target-range-address={quoteattr(filter_range)} "
+                    'table:display-filter-buttons="true"/></table:database-ranges>'
+                    "</office:spreadsheet></office:body></office:document-content>"
+                ).encode()
+            )
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# write_report
+# --------------------------------------------------------------------------------------------
+
+
+def _settings_rows(settings: Mapping[str, Any] | None) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for key, value in (settings or {}).items():
+        if isinstance(value, ApiKey) or _SECRET_KEY.search(str(key)):
+            continue  # the key never goes into a file
+        if isinstance(value, list | tuple | set | frozenset):
+            value = ", ".join(str(v) for v in value)
+        elif isinstance(value, Mapping):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        rows.append((str(key), value if _is_number(value) else _text(value)))
+    return rows
+
+
+def write_report(
+    out: Path,
+    validation: ValidationResult,
+    outcomes: Mapping[int, RowOutcome] | None = None,
+    results: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    format: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ReportSummary:
+    """Write every input row with its outcome beside it; return the counts it wrote.
+
+    ``outcomes`` (by spreadsheet row number) come from an upload; ``results`` (by
+    ``(batch_id, reference_id)``) are the server's ``CommunicationRequestResult`` objects. With
+    neither, the report is a validation report (``valid``/``refused``/``blank``). The file is
+    written to a temporary sibling and renamed into place, so a reader never sees half a report.
+    """
+    out = Path(out)
+    table = validation.table
+    fmt = report_format_for(out, table.format, format)
+    headers = [_text(h) for h in table.headers]
+    header = headers + added_column_names(headers)
+    status_col = len(headers) + 1
+    source = _RowSource(validation, outcomes, results)
+    sample = [
+        [_text(col[i]) for col in table.columns] + [""] * len(ADDED_COLUMNS)
+        for i in range(min(table.n_rows, 1000))
+    ]
+
+    def summary_rows() -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = [
+            ("Report",),
+            ("Source file", str(table.path)),
+            ("Rows", table.n_rows),
+            ("Written at (UTC)", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())),
+            ("",),
+            ("Rows by upload_status",),
+            *sorted(source.by_upload_status.items(), key=lambda kv: -kv[1]),
+            ("",),
+            ("Requests by request_status",),
+            *sorted(source.by_request_status.items(), key=lambda kv: -kv[1]),
+            ("",),
+            ("Rows by batch",),
+            *sorted(source.by_batch.items()),
+            ("",),
+            ("Top errors",),
+            *[(e, n) for e, n in source.errors.most_common(10)],
+        ]
+        settings_rows = _settings_rows(settings)
+        if settings_rows:
+            rows += [("",), ("Settings",), *settings_rows]
+        return rows
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        rows = source.rows()
+        if fmt in ("csv", "tsv"):
+            count = _write_delimited(tmp, header, rows, "," if fmt == "csv" else "\t")
+        elif fmt == "xlsx":
+            sheet = _sheet_name(table.sheet, "Summary")
+            count = _write_xlsx(
+                tmp, header, rows, table.n_rows, sample, summary_rows, sheet, status_col, progress
+            )
+        else:
+            sheet = _sheet_name(table.sheet, "Summary")
+            count = _write_ods(
+                tmp, header, rows, table.n_rows, sample, summary_rows, sheet, status_col, progress
+            )
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise InputError(f"cannot write the report: {exc.strerror or exc}", path=str(out)) from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if progress is not None:
+        progress("report", count, table.n_rows)
+    log.info("report written: %s (%s, %d rows)", out, fmt, count)
+    return ReportSummary(
+        path=out,
+        format=fmt,
+        rows=count,
+        by_upload_status=dict(source.by_upload_status.most_common()),
+        by_request_status=dict(source.by_request_status.most_common()),
+        by_batch=dict(sorted(source.by_batch.items())),
+        top_errors=source.errors.most_common(5),
+        columns=header,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Results from the server
+# --------------------------------------------------------------------------------------------
+
+
+def results(
+    client: SyllableClient,
+    batch_ids: Sequence[str],
+    *,
+    reference_id: str | None = None,
+    status: str | None = None,
+    insights_status: str | None = None,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every request result of the given batches, keyed by ``(batch_id, reference_id)``."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for batch_id in dict.fromkeys(batch_ids):
+        items = client.results(
+            batch_id, reference_id=reference_id, status=status, insights_status=insights_status
+        )
+        for item in items:
+            out[(batch_id, str(item.get("reference_id", "")))] = dict(item)
+    return out
+
+
+@dataclass(slots=True)
+class WatchOutcome:
+    """Last results seen by :func:`watch_results`; ``settled`` is False after a timeout."""
+
+    results: dict[tuple[str, str], dict[str, Any]]
+    settled: bool
+    refreshes: int
+    open_requests: int
+
+
+def _open_count(found: Mapping[tuple[str, str], Mapping[str, Any]]) -> int:
+    return sum(
+        1 for r in found.values() if str(r.get("request_status", "")).upper() in OPEN_REQUEST_STATES
+    )
+
+
+def watch_results(
+    client: SyllableClient,
+    batch_ids: Sequence[str],
+    timeout: float,
+    interval: float = 30.0,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    on_refresh: Callable[[dict[tuple[str, str], dict[str, Any]]], None] | None = None,
+    **filters: Any,
+) -> WatchOutcome:
+    """Fetch results until no request is PENDING/INITIATED/CONNECTED, or ``timeout`` seconds.
+
+    ``on_refresh`` is called with every fetch (the CLI rewrites the report there), so a cron job
+    that is killed still leaves the latest picture behind.
+    """
+    deadline = clock() + timeout
+    refreshes = 0
+    while True:
+        found = results(client, batch_ids, **filters)
+        refreshes += 1
+        if on_refresh is not None:
+            on_refresh(found)
+        still_open = _open_count(found)
+        log.info("results: %d requests, %d still open", len(found), still_open)
+        if still_open == 0:
+            return WatchOutcome(found, True, refreshes, 0)
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return WatchOutcome(found, False, refreshes, still_open)
+        sleep(min(interval, remaining))
+
+
+def results_table(
+    found: Mapping[tuple[str, str], Mapping[str, Any]], *, path: Path | None = None
+) -> tuple[ValidationResult, dict[int, RowOutcome]]:
+    """A report source made of the server's own view, for ``results`` without ``--source``.
+
+    Columns: ``reference_id``, ``target`` and every request variable seen, in first-seen order;
+    one row per request, each with an ``accepted`` outcome naming its batch.
+    """
+    variables: dict[str, None] = {}
+    for result in found.values():
+        for key in result.get("request_variables") or {}:
+            variables.setdefault(str(key), None)
+    headers = ["reference_id", "target", *variables]
+    columns: list[list[str]] = [[] for _ in headers]
+    outcomes: dict[int, RowOutcome] = {}
+    for row_number, ((batch_id, reference_id), result) in enumerate(found.items(), start=2):
+        target = _text(result.get("target"))
+        columns[0].append(reference_id)
+        columns[1].append(target)
+        request_variables = result.get("request_variables") or {}
+        for j, key in enumerate(variables, start=2):
+            columns[j].append(_text(request_variables.get(key)))
+        outcomes[row_number] = RowOutcome(
+            row_number=row_number,
+            status=RowStatus.ACCEPTED,
+            reference_id=reference_id,
+            batch_id=batch_id,
+            target_e164=target,
+        )
+    n = len(outcomes)
+    table = Table(
+        path=path or Path("results"),
+        format="csv",
+        sheet=None,
+        headers=headers,
+        columns=list(columns),
+        row_numbers=list(range(2, n + 2)),
+    )
+    validation = ValidationResult(
+        table=table,
+        mapping=ColumnMapping(
+            reference_id="reference_id", target="target", variables=tuple(variables)
+        ),
+        records=[],
+        issues=[],
+        statuses=[RowStatus.VALID.value] * n,
+        targets_e164=list(columns[1]),
+        reference_ids=list(columns[0]),
+    )
+    return validation, outcomes
