@@ -652,7 +652,7 @@ _ODS_NS = (
     'office:version="1.2"'
 )
 _ODS_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ODS_SPECIAL = re.compile("[&<>\t\r\n\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|  |^ ")
+_ODS_SPECIAL = re.compile("[&<>\t\r\n\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|  |^ | $")
 
 
 def _ods_runs(value: str) -> str:
@@ -664,12 +664,12 @@ def _ods_runs(value: str) -> str:
 
     def spaces(match: re.Match[str]) -> str:
         run = len(match.group(0))
-        lead = match.start() == 0
-        keep = 0 if lead else 1
+        edge = match.start() == 0 or match.end() == len(value)
+        keep = 0 if edge else 1  # an edge space would be dropped, an inner one kept
         extra = run - keep
         return " " * keep + (f'<text:s text:c="{extra}"/>' if extra > 1 else "<text:s/>")
 
-    return re.sub(r"(?:^ +| {2,})", spaces, value)
+    return re.sub(r"^ +| +$| {2,}", spaces, value)
 
 
 def _ods_cell(value: Any, style: str | None = None) -> str:
