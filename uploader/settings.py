@@ -353,6 +353,8 @@ class ResolvedSettings:
         ]
         objects: dict[str, Any] = {"client": self.client, "read": self.read, "upload": self.upload}
         for setting in SETTINGS:
+            if not setting.in_files and setting.name not in self.sources:
+                continue  # per-run flags (--sample, --batch-id...) only when given
             if setting.target == "meta":
                 value: Any = self.mapping_file
             else:
