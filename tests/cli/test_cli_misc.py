@@ -18,7 +18,7 @@ def config(tmp_path: Path) -> Path:
     path.write_text(
         '[profiles.default]\nserver_url = "https://profile.example"\ncampaign_id = 5\n'
         'api_key_env = "MY_KEY"\nbatch_size = 250\n'
-        '[profiles.other]\ncampaign_id = 6\n',
+        "[profiles.other]\ncampaign_id = 6\n",
         encoding="utf-8",
     )
     return path
@@ -29,9 +29,7 @@ def test_config_show_json_shape_and_sources(
 ) -> None:
     monkeypatch.setenv("MY_KEY", KEY)
     monkeypatch.setenv("SYLLABLE_SERVER_URL", "https://env.example")
-    code, out, err = run_cli(
-        "--config", config, "config", "show", "--campaign-id", "8", "--json"
-    )
+    code, out, err = run_cli("--config", config, "config", "show", "--campaign-id", "8", "--json")
     assert code == 0, err
     data = json.loads(out)
     assert set(data) == {"config_file", "config_file_found", "profile", "settings"}

@@ -158,7 +158,9 @@ def test_missing_key_names_the_variable_the_profile_points_at(config: Path) -> N
         ("[profiles.a\n", "not valid TOML"),
     ],
 )
-def test_bad_config_files_fail_with_a_clear_message(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_config_files_fail_with_a_clear_message(
+    tmp_path: Path, text: str, message: str
+) -> None:
     path = write_config(tmp_path / "c.toml", text)
     with pytest.raises(ConfigError) as info:
         resolve(config_path=path, profile="a", environ={})
