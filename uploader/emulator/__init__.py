@@ -1,0 +1,33 @@
+"""A local emulator of the Syllable outbound-batches API, with seeded faults on demand.
+
+Every test, benchmark and the demo run against it instead of the real service::
+
+    from uploader.emulator import running_emulator, EmulatorSettings, DEMO_API_KEY
+
+    with running_emulator(EmulatorSettings(time_scale=1000, seed=7)) as emu:
+        emu.url                       # "http://127.0.0.1:PORT"
+        emu.api_key                   # a key it accepts (DEMO_API_KEY by default)
+        emu.set_faults(error_rate=0.2, ambiguous_rate=0.05, latency_ms=50)
+        emu.stats()["requests"]       # {batch_id: {reference_id: {"received": n, "applied": n}}}
+        emu.reset()
+
+From the shell: ``syllable-upload emulator --port 8000 --error-rate 0.1 --db state.sqlite``.
+"""
+
+from __future__ import annotations
+
+from uploader.emulator.app import ADMIN_PREFIX, API_PREFIX, create_app
+from uploader.emulator.server import EmulatorHandle, running_emulator, serve
+from uploader.emulator.settings import DEMO_API_KEY, EmulatorSettings, FaultSettings
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "API_PREFIX",
+    "DEMO_API_KEY",
+    "EmulatorHandle",
+    "EmulatorSettings",
+    "FaultSettings",
+    "create_app",
+    "running_emulator",
+    "serve",
+]
