@@ -45,13 +45,16 @@ __all__ = [
     "OPEN_REQUEST_STATES",
     "REPORT_FORMATS",
     "ReportSummary",
+    "ResultsRun",
     "WatchOutcome",
     "added_column_names",
     "neutralise_csv_value",
     "render_summary",
     "report_format_for",
+    "report_results",
     "results",
     "results_table",
+    "summarize_results",
     "watch_results",
     "write_report",
 ]
@@ -286,14 +289,14 @@ class _RowSource:
     def rows(self) -> Iterator[tuple[list[str], list[Any]]]:
         table = self.validation.table
         issues = self.validation.issues_by_row()
-        columns = table.columns
-        n = table.n_rows
-        for i, row_number in enumerate(table.row_numbers):
-            if i >= n:
-                break
-            cells = [_text(col[i]) for col in columns]
-            messages = [issue.message for issue in issues.get(int(row_number), ())]
-            yield cells, self.added(i, int(row_number), messages)
+        cell_rows: Iterable[tuple[Any, ...]] = (
+            zip(*table.columns, strict=False) if table.columns else iter(lambda: (), None)
+        )
+        for i, (row_number, cells) in enumerate(zip(table.row_numbers, cell_rows, strict=False)):
+            number = int(row_number)
+            texts = [c if type(c) is str else _text(c) for c in cells]
+            messages = [issue.message for issue in issues.get(number, ())]
+            yield texts, self.added(i, number, messages)
 
 
 # --------------------------------------------------------------------------------------------
@@ -932,15 +935,23 @@ def results(
     reference_id: str | None = None,
     status: str | None = None,
     insights_status: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every request result of the given batches, keyed by ``(batch_id, reference_id)``."""
+    """Every request result of the given batches, keyed by ``(batch_id, reference_id)``.
+
+    The filters are the ``results`` operation's own (``status`` is a request status such as
+    ``COMPLETED``); they narrow what the server returns, per batch.
+    """
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for batch_id in dict.fromkeys(batch_ids):
+    unique = list(dict.fromkeys(batch_ids))
+    for done, batch_id in enumerate(unique, start=1):
         items = client.results(
             batch_id, reference_id=reference_id, status=status, insights_status=insights_status
         )
         for item in items:
             out[(batch_id, str(item.get("reference_id", "")))] = dict(item)
+        if progress is not None:
+            progress("results", done, len(unique))
     return out
 
 
@@ -1043,3 +1054,136 @@ def results_table(
         reference_ids=list(columns[0]),
     )
     return validation, outcomes
+
+
+def summarize_results(
+    found: Mapping[tuple[str, str], Mapping[str, Any]], top: int = 5
+) -> dict[str, Any]:
+    """Counts per request status, per batch (and per status within it), and the commonest
+    channel-manager outcomes of failed calls: the run summary when no report is written."""
+    by_status: Counter[str] = Counter()
+    by_batch: dict[str, Counter[str]] = {}
+    failures: Counter[str] = Counter()
+    for (batch_id, _ref), result in found.items():
+        state = _text(result.get("request_status")) or "UNKNOWN"
+        by_status[state] += 1
+        by_batch.setdefault(batch_id, Counter())[state] += 1
+        if state in {"FAILED", "INVALID", "DUPLICATE", "CANCELED", "UNSUBSCRIBED"}:
+            detail = _text(result.get("channel_manager_status"))
+            failures[f"{state}: {detail}" if detail else state] += 1
+    return {
+        "requests": len(found),
+        "by_request_status": dict(by_status.most_common()),
+        "by_batch": {b: dict(c.most_common()) for b, c in sorted(by_batch.items())},
+        "top_errors": [{"error": e, "rows": n} for e, n in failures.most_common(top)],
+        "open_requests": _open_count(found),
+    }
+
+
+@dataclass(slots=True)
+class ResultsRun:
+    """What ``syllable-upload results`` did: results fetched, watch verdict, report written."""
+
+    batch_ids: list[str]
+    results: dict[tuple[str, str], dict[str, Any]]
+    summary: dict[str, Any]
+    report: ReportSummary | None = None
+    watched: bool = False
+    settled: bool = True
+    refreshes: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch_ids": list(self.batch_ids),
+            **self.summary,
+            "watched": self.watched,
+            "settled": self.settled,
+            "refreshes": self.refreshes,
+            "report": self.report.to_dict() if self.report is not None else None,
+        }
+
+    def render(self) -> str:
+        """Terminal text: the report summary when there is one, else the request counts."""
+        lines = []
+        if self.report is not None:
+            lines.append(render_summary(self.report))
+        else:
+            lines.append(f"{self.summary['requests']} requests in {len(self.batch_ids)} batches")
+            for state, n in self.summary["by_request_status"].items():
+                lines.append(f"  {state:<14} {n:>8}")
+            for error in self.summary["top_errors"]:
+                lines.append(f"  {error['rows']:>6} x {error['error']}")
+        if self.watched and not self.settled:
+            lines.append(
+                f"still open after the watch timeout: {self.summary['open_requests']} requests"
+            )
+        return "\n".join(lines)
+
+
+def report_results(
+    client: SyllableClient,
+    batch_ids: Sequence[str],
+    *,
+    out: Path | None = None,
+    validation: ValidationResult | None = None,
+    outcomes: Mapping[int, RowOutcome] | None = None,
+    watch_timeout: float | None = None,
+    interval: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    settings: Mapping[str, Any] | None = None,
+    format: str | None = None,
+    progress: ProgressCallback | None = None,
+    **filters: Any,
+) -> ResultsRun:
+    """Fetch the batches' results (watching until settled if ``watch_timeout`` is given) and,
+    with ``out``, write the report after every fetch.
+
+    With ``validation`` (the re-validated source file) results are laid beside the original
+    rows, matched by row outcome or by reference id; without it, the report lists the
+    server's own requests (reference id, target, variables).
+    """
+    report: list[ReportSummary] = []
+
+    def write(found: dict[tuple[str, str], dict[str, Any]]) -> None:
+        if out is None:
+            return
+        if validation is not None:
+            source, row_outcomes = validation, outcomes
+        else:
+            source, row_outcomes = results_table(found)
+        report[:] = [
+            write_report(
+                out,
+                source,
+                row_outcomes,
+                found,
+                settings=settings,
+                format=format,
+                progress=progress,
+            )
+        ]
+
+    if watch_timeout is None:
+        found = results(client, batch_ids, progress=progress, **filters)
+        write(found)
+        return ResultsRun(list(batch_ids), found, summarize_results(found), *report[:1])
+    watched = watch_results(
+        client,
+        batch_ids,
+        watch_timeout,
+        interval,
+        sleep=sleep,
+        clock=clock,
+        on_refresh=write,
+        **filters,
+    )
+    return ResultsRun(
+        list(batch_ids),
+        watched.results,
+        summarize_results(watched.results),
+        report[0] if report else None,
+        watched=True,
+        settled=watched.settled,
+        refreshes=watched.refreshes,
+    )
