@@ -514,12 +514,17 @@ def resolve(
         built["client"]["server_url"] = built["client"]["server_url"].rstrip("/")
     client = replace(ClientConfig(), **built["client"], api_key=api_key)
     read = replace(ReadOptions(), **built["read"])
+    mapping_file = values.get("mapping")
+    if mapping_file is not None:
+        from uploader.mapping import apply_mapping_file  # the reader's own format and checks
+
+        read = apply_mapping_file(read, mapping_file)
     upload = replace(UploadOptions(), **built["upload"])
     return ResolvedSettings(
         client=client,
         read=read,
         upload=upload,
-        mapping_file=values.get("mapping"),
+        mapping_file=mapping_file,
         profile=chosen,
         config_path=path,
         config_found=found,

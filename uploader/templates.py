@@ -147,7 +147,7 @@ require_vars = ["first_name"]         # rows missing these are refused
 # header_row = 3                      # the header is on row 3 (title rows above it)
 # sheet = "Contacts"
 
-[map]
+[columns]
 target = "Mobile"              # the column holding the phone number
 reference_id = "Member ID"     # the column holding your unique id
 """

@@ -22,6 +22,10 @@ def write_config(path: Path, text: str) -> Path:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "contacts.toml").write_text(
+        'region = "FR"\nexclude = ["SSN"]\n[columns]\ntarget = "Mobile"\n', encoding="utf-8"
+    )
     return write_config(
         tmp_path / "config.toml",
         """
@@ -66,8 +70,10 @@ def test_profile_values_land_in_the_typed_configs(config: Path) -> None:
     assert resolved.upload.mode == "add"
     assert resolved.upload.large_send_threshold == 100
     assert resolved.upload.confirmed is True
-    assert resolved.read.region == "GB"
+    assert resolved.read.region == "GB"  # the profile's own value beats its mapping file
     assert resolved.mapping_file == config.parent / "maps" / "contacts.toml"
+    assert resolved.read.column_map == {"target": "Mobile"}  # filled in from the mapping file
+    assert resolved.read.exclude == ("SSN",)
     assert resolved.sources["campaign_id"] == f"profile prod ({config})"
     assert resolved.sources["api_key"] == f"profile prod ({config}): env PROD_KEY"
 
@@ -98,6 +104,8 @@ def test_environment_beats_profile_and_flags_beat_environment(config: Path) -> N
 
 
 def test_folder_settings_sit_between_profile_and_environment(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "m.toml").write_text("[columns]\ntarget = 'Cell'\n", encoding="utf-8")
     folder = {"campaign_id": 9, "mapping": "m.toml", "batch_size": 50}
     resolved = resolve(
         config_path=config,
