@@ -317,11 +317,10 @@ class Journal:
             f"UPDATE rows SET state=?, error=?, attempts=attempts+? "
             f"WHERE run_id=? AND row_number=? AND state IN ({marks})"
         )
-        moved = 0
-        for number in rows:
-            cur = db.execute(sql, (to, error, int(count_attempt), run.id, number, *allowed))
-            moved += cur.rowcount
-        return moved
+        params = [(to, error, int(count_attempt), run.id, number, *allowed) for number in rows]
+        if not params:
+            return 0
+        return db.executemany(sql, params).rowcount
 
     def _move_batch(
         self, run: RunInfo, seq: int, to: BatchState, allowed: Sequence[BatchState], **extra: Any
