@@ -9,6 +9,7 @@ from __future__ import annotations
 from uploader.config import ApiKey, ClientConfig, ReadOptions, RetryConfig, UploadOptions
 from uploader.errors import UploaderError
 from uploader.models import CommunicationRequest, Record, RowIssue, RowOutcome, RowStatus
+from uploader.validation import validate
 
 __version__ = "0.1.0"
 
@@ -25,4 +26,5 @@ __all__ = [
     "UploadOptions",
     "UploaderError",
     "__version__",
+    "validate",
 ]

@@ -1,0 +1,412 @@
+"""Phone numbers to E.164, a whole column at a time, agreeing exactly with ``phonenumbers``.
+
+The reference is ``phonenumbers.parse(value, region)`` + ``is_valid_number`` + E.164 formatting.
+For the common shapes (digits with spaces, dashes, dots, brackets, an optional leading ``+``) the
+result depends only on the digits and the plus sign, so we replay the same steps on whole Arrow
+columns with the library's own metadata: country-code extraction, national-prefix stripping, the
+possible-lengths table, the general and per-type number patterns, and the region choice for shared
+country codes (NANPA). The patterns run in RE2 through ``pyarrow.compute``.
+
+Anything outside that envelope -- letters, extensions, other scripts, international-dialling
+prefixes, national-prefix transform rules, non-geographic codes, patterns RE2 cannot compile -- is
+*not guessed*: it goes to ``phonenumbers`` itself, once per distinct value. Speed comes from doing
+the same work on columns, never from checking less; ``tests/reader`` holds the parity test.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_ENTITY
+
+__all__ = ["e164_column", "e164_one", "invalid_reason"]
+
+_PLAIN = r"^\+?[0-9 ().\-]+$"
+_MAX_INPUT = 250
+_MIN_NSN, _MAX_NSN = 2, 17
+
+# _test_number_length outcomes (phonenumbers.ValidationResult)
+_IS_POSSIBLE, _LOCAL_ONLY, _TOO_SHORT, _INVALID_LENGTH, _TOO_LONG = range(5)
+_STRIP_KEEPS = np.array([True, False, False, False, True])  # possible or too long: keep stripped
+
+_TYPE_ATTRS = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+)
+
+
+class _NoFastPath(Exception):
+    """This metadata uses something the column path does not replay; use phonenumbers."""
+
+
+def _re2_ok(pattern: str) -> bool:
+    try:
+        pc.match_substring_regex(pa.array(["0"]), pattern)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+@dataclass
+class _Rules:
+    """One region's metadata, pre-digested for column work."""
+
+    region: str
+    country_code: int
+    general: str | None  # anchored general_desc pattern
+    npp: str | None  # anchored national_prefix_for_parsing, or None
+    has_transform: bool
+    length_table: np.ndarray  # length -> _IS_POSSIBLE / _TOO_SHORT / ...
+    general_lengths: frozenset[int]
+    # length -> anchored union of the type patterns whose possible lengths include it
+    type_union: dict[int, str] = field(default_factory=dict)
+    leading_digits: str | None = None
+
+
+@functools.lru_cache(maxsize=512)
+def _rules(region: str) -> _Rules | None:
+    """Rules for a region code, or None when the fast path must not be used for it."""
+    meta = PhoneMetadata.metadata_for_region(region, None)
+    if meta is None or region == REGION_CODE_FOR_NON_GEO_ENTITY:
+        return None
+    try:
+        return _digest(region, meta)
+    except _NoFastPath:
+        return None
+
+
+def _anchor(pattern: str | None) -> str | None:
+    if pattern is None or len(pattern) == 0:
+        return None
+    anchored = f"^(?:{pattern})$"
+    if not _re2_ok(anchored):
+        raise _NoFastPath(pattern)
+    return anchored
+
+
+def _digest(region: str, meta: PhoneMetadata) -> _Rules:
+    general = meta.general_desc
+    possible = tuple(general.possible_length) if general else ()
+    local = tuple(general.possible_length_local_only) if general else ()
+    if not possible:
+        raise _NoFastPath(region)
+    table = np.empty(_MAX_INPUT + 2, dtype=np.int8)
+    for n in range(len(table)):
+        if n in local:
+            table[n] = _LOCAL_ONLY
+        elif possible[0] == n:
+            table[n] = _IS_POSSIBLE
+        elif possible[0] > n:
+            table[n] = _TOO_SHORT
+        elif possible[-1] < n:
+            table[n] = _TOO_LONG
+        elif n in possible[1:]:
+            table[n] = _IS_POSSIBLE
+        else:
+            table[n] = _INVALID_LENGTH
+    npp = meta.national_prefix_for_parsing
+    npp_anchored = None
+    if npp:
+        npp_anchored = f"^(?:{npp})"
+        if not _re2_ok(npp_anchored):
+            raise _NoFastPath(npp)
+    descs = [getattr(meta, a) for a in _TYPE_ATTRS]
+    if not meta.same_mobile_and_fixed_line_pattern:
+        descs.append(meta.mobile)
+    by_length: dict[int, list[str]] = {}
+    for n in set(general.possible_length):
+        for desc in descs:
+            if desc is None or not desc.national_number_pattern:
+                continue
+            lengths = desc.possible_length
+            if len(lengths) > 0 and n not in lengths:
+                continue
+            by_length.setdefault(n, []).append(desc.national_number_pattern)
+    type_union = {}
+    for n, patterns in by_length.items():
+        anchored = _anchor("|".join(f"(?:{p})" for p in patterns))
+        assert anchored is not None
+        type_union[n] = anchored
+    leading = meta.leading_digits
+    if leading is not None:
+        leading = f"^(?:{leading})"
+        if not _re2_ok(leading):
+            raise _NoFastPath(leading)
+    return _Rules(
+        region=region,
+        country_code=int(meta.country_code),
+        general=_anchor(general.national_number_pattern),
+        npp=npp_anchored,
+        has_transform=bool(meta.national_prefix_transform_rule),
+        length_table=table,
+        general_lengths=frozenset(general.possible_length),
+        type_union=type_union,
+        leading_digits=leading,
+    )
+
+
+# ------------------------------------------------------------------------ column primitives
+
+
+def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(values.to_numpy(zero_copy_only=False))
+
+
+def _match(values: pa.Array, anchored: str | None) -> np.ndarray:
+    if anchored is None or len(values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    return _np(pc.match_substring_regex(values, anchored))
+
+
+def _lengths(values: pa.Array) -> np.ndarray:
+    return _np(pc.utf8_length(values)).astype(np.int64)
+
+
+def _strip_national_prefix(values: pa.Array, rules: _Rules) -> tuple[pa.Array, np.ndarray]:
+    """phonenumbers' _maybe_strip_national_prefix_carrier_code; returns (number, uncertain)."""
+    uncertain = np.zeros(len(values), dtype=bool)
+    if rules.npp is None or len(values) == 0:
+        return values, uncertain
+    matched = _match(values, rules.npp) & (_lengths(values) > 0)
+    if not matched.any():
+        return values, uncertain
+    if rules.has_transform:
+        return values, matched  # transform rules are left to phonenumbers
+    rest = pc.replace_substring_regex(values, rules.npp, "", max_replacements=1)
+    viable_original = _match(values, rules.general)
+    rest_matches = _match(rest, rules.general)
+    strip = matched & ~(viable_original & ~rest_matches)
+    return pc.if_else(pa.array(strip), rest, values), uncertain
+
+
+def _length_status(values: pa.Array, rules: _Rules) -> np.ndarray:
+    lengths = np.minimum(_lengths(values), len(rules.length_table) - 1)
+    return rules.length_table[lengths]
+
+
+def _type_ok(values: pa.Array, rules: _Rules) -> np.ndarray:
+    """phonenumbers' _number_type_helper(...) != UNKNOWN, for a column of national numbers."""
+    lengths = _lengths(values)
+    ok = np.zeros(len(values), dtype=bool)
+    in_general = np.isin(lengths, list(rules.general_lengths)) & _match(values, rules.general)
+    for n, union in rules.type_union.items():
+        rows = np.nonzero(in_general & (lengths == n))[0]
+        if len(rows):
+            ok[rows] = _match(values.take(pa.array(rows)), union)
+    return ok
+
+
+def _valid_for_cc(nsn: pa.Array, cc: int) -> tuple[np.ndarray, np.ndarray]:
+    """is_valid_number for (cc, nsn) rows; returns (valid, uncertain)."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(cc)
+    valid = np.zeros(len(nsn), dtype=bool)
+    uncertain = np.zeros(len(nsn), dtype=bool)
+    if not regions:
+        return valid, uncertain
+    if len(regions) == 1:
+        rules = _rules(regions[0])
+        if rules is None:
+            return valid, np.ones(len(nsn), dtype=bool)
+        return _type_ok(nsn, rules), uncertain
+    open_rows = np.arange(len(nsn))
+    for region in regions:
+        if not len(open_rows):
+            break
+        rules = _rules(region)
+        if rules is None:
+            uncertain[open_rows] = True
+            break
+        subset = nsn.take(pa.array(open_rows))
+        if rules.leading_digits is not None:
+            hit = _match(subset, rules.leading_digits)
+            valid[open_rows[hit]] = _type_ok(subset.filter(pa.array(hit)), rules)
+        else:
+            hit = _type_ok(subset, rules)
+            valid[open_rows[hit]] = True
+        open_rows = open_rows[~hit]
+    return valid, uncertain
+
+
+def _finish(nsn: pa.Array, rules: _Rules, cc: int) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Strip the national prefix (when the length test allows), then validate."""
+    stripped, uncertain = _strip_national_prefix(nsn, rules)
+    keep = _STRIP_KEEPS[_length_status(stripped, rules)]
+    nsn = pc.if_else(pa.array(keep), stripped, nsn)
+    lengths = _lengths(nsn)
+    valid, unsure = _valid_for_cc(nsn, cc)
+    valid &= (lengths >= _MIN_NSN) & (lengths <= _MAX_NSN)
+    return nsn, valid, uncertain | unsure
+
+
+# ----------------------------------------------------------------------------------- public
+
+
+def e164_one(value: str, region: str) -> str:
+    """The reference: phonenumbers parse + is_valid_number + E.164, "" when invalid."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_valid_number(number):
+        return ""
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def invalid_reason(value: str, region: str) -> str:
+    """Plain-English reason why ``value`` is not a valid number (for the row's message)."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        reasons = {
+            phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+            phonenumbers.NumberParseException.NOT_A_NUMBER: "not a phone number",
+            phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+            phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+            phonenumbers.NumberParseException.TOO_LONG: "too long",
+        }
+        return reasons.get(exc.error_type, "not a phone number")
+    why = phonenumbers.is_possible_number_with_reason(number)
+    results = phonenumbers.ValidationResult
+    if why == results.TOO_SHORT:
+        return "too short"
+    if why == results.TOO_LONG:
+        return "too long"
+    if why == results.INVALID_COUNTRY_CODE:
+        return "unknown country code"
+    if why in (results.INVALID_LENGTH, results.IS_POSSIBLE_LOCAL_ONLY):
+        return "wrong number of digits"
+    return "no such number range"
+
+
+def e164_column(values: pa.Array, region: str) -> pa.Array:
+    """E.164 text for every value ("" where invalid or empty), same as :func:`e164_one`."""
+    if len(values) == 0:
+        return pa.array([], type=pa.string())
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    unique_e164 = _e164_unique(encoded.dictionary, region)
+    return unique_e164.take(encoded.indices)
+
+
+def _e164_unique(values: pa.Array, region: str) -> pa.Array:
+    n = len(values)
+    out = np.full(n, "", dtype=object)
+    done = np.zeros(n, dtype=bool)
+    lengths = _lengths(values)
+    done |= lengths == 0
+    plain = _match(values, _PLAIN) & (lengths <= _MAX_INPUT)
+    digits = pc.replace_substring_regex(values, r"[^0-9]", "")
+    ndigits = _lengths(digits)
+    plus = _np(pc.starts_with(values, "+"))
+    fast = plain & (ndigits >= 3) & (ndigits <= _MAX_NSN) & ~done
+    certain = np.zeros(n, dtype=bool)
+
+    # '+' numbers: country code from the digits, then that country's rules.
+    rows = np.nonzero(fast & plus)[0]
+    if len(rows):
+        _plus_path(digits.take(pa.array(rows)), rows, out, certain)
+    rows = np.nonzero(fast & ~plus)[0]
+    rules = _rules(region.upper()) if region else None
+    if len(rows) and rules is not None and PhoneMetadata.metadata_for_region(region.upper()):
+        _national_path(digits.take(pa.array(rows)), rows, rules, out, certain)
+
+    rest = np.nonzero(~certain & ~done)[0]
+    if len(rest):
+        texts = values.take(pa.array(rest)).to_pylist()
+        for i, text in zip(rest, texts, strict=True):
+            out[i] = e164_one(text, region)
+    return pa.array(out, type=pa.string())
+
+
+def _plus_path(digits: pa.Array, rows: np.ndarray, out: np.ndarray, certain: np.ndarray) -> None:
+    first = _np(pc.utf8_slice_codeunits(digits, 0, 1))
+    two = _np(pc.utf8_slice_codeunits(digits, 0, 2))
+    three = _np(pc.utf8_slice_codeunits(digits, 0, 3))
+    codes = {str(c) for c in COUNTRY_CODE_TO_REGION_CODE}
+    cc_text = np.where(
+        np.isin(first, list(codes)),
+        first,
+        np.where(np.isin(two, list(codes)), two, np.where(np.isin(three, list(codes)), three, "")),
+    )
+    cc_text[first == "0"] = ""
+    for code in np.unique(cc_text):
+        if code == "":
+            continue  # no country code: phonenumbers retries oddly; let it decide
+        cc = int(code)
+        regions = COUNTRY_CODE_TO_REGION_CODE[cc]
+        rules = _rules(regions[0])
+        if rules is None:
+            continue
+        sel = np.nonzero(cc_text == code)[0]
+        national = pc.utf8_slice_codeunits(digits.take(pa.array(sel)), len(code))
+        nsn, valid, unsure = _finish(national, rules, cc)
+        _store(nsn, valid, unsure, cc, rows[sel], out, certain)
+
+
+def _national_path(
+    digits: pa.Array, rows: np.ndarray, rules: _Rules, out: np.ndarray, certain: np.ndarray
+) -> None:
+    meta = PhoneMetadata.metadata_for_region(rules.region)
+    idd = meta.international_prefix if meta is not None else None
+    unsure = np.zeros(len(digits), dtype=bool)
+    if idd:
+        idd_anchored = f"^(?:{idd})"
+        if not _re2_ok(idd_anchored):
+            return
+        unsure |= _match(digits, idd_anchored)  # dialled abroad: let phonenumbers decide
+
+    cc = rules.country_code
+    code = str(cc)
+    starts = _np(pc.starts_with(digits, code))
+    with_cc = np.zeros(len(digits), dtype=bool)
+    national = digits
+    main = _rules(COUNTRY_CODE_TO_REGION_CODE[cc][0])
+    if starts.any():
+        if main is None:
+            return
+        potential = pc.utf8_slice_codeunits(digits, len(code))
+        potential, strip_unsure = _strip_national_prefix(potential, rules)
+        unsure |= strip_unsure & starts
+        original_ok = _match(digits, rules.general)
+        potential_ok = _match(potential, rules.general)
+        too_long = _length_status(digits, rules) == _TOO_LONG
+        with_cc = starts & ((~original_ok & potential_ok) | too_long)
+        national = pc.if_else(pa.array(with_cc), potential, digits)
+
+    # Numbers read with the country code use the main region's rules; others the default's.
+    for mask, use in ((with_cc, main), (~with_cc, rules)):
+        sel = np.nonzero(mask & ~unsure)[0]
+        if not len(sel) or use is None:
+            continue
+        nsn, valid, more_unsure = _finish(national.take(pa.array(sel)), use, cc)
+        _store(nsn, valid, more_unsure, cc, rows[sel], out, certain)
+
+
+def _store(
+    nsn: pa.Array,
+    valid: np.ndarray,
+    unsure: np.ndarray,
+    cc: int,
+    rows: np.ndarray,
+    out: np.ndarray,
+    certain: np.ndarray,
+) -> None:
+    e164 = _np(pc.binary_join_element_wise(f"+{cc}", nsn, ""))
+    ok = ~unsure
+    out[rows[ok & valid]] = e164[ok & valid]
+    out[rows[ok & ~valid]] = ""
+    certain[rows[ok]] = True

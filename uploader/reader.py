@@ -1,0 +1,513 @@
+"""Read one spreadsheet (CSV/TSV/TXT, XLSX/XLSM/XLS/ODS) into a column-major :class:`Table` of text.
+
+Every cell becomes text the way a person reads it in the spreadsheet: whole numbers as their digits
+(``5125551234``, never ``5125551234.0`` or ``5.13E+09``), dates as ISO ``YYYY-MM-DD`` (or
+``YYYY-MM-DDTHH:MM:SS``), booleans ``true``/``false``, formulas as their cached value, empty
+cells as ``""``. Text is cleaned once, column by column: control characters other than newline and tab are
+removed, then NFC normalisation, then trimming.
+
+CSV goes through pyarrow's multi-threaded reader after encoding detection (BOMs, UTF-8, then
+cp1252/latin-1) and delimiter sniffing; ragged files fall back to the standard ``csv`` module.
+Workbooks go through the Rust calamine reader, openpyxl for the rare ``.xlsx`` calamine refuses.
+Foreign exceptions are translated into :class:`~uploader.errors.InputError` here, and only here.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, overload
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from uploader.config import ReadOptions
+from uploader.errors import InputError
+from uploader.models import Table
+
+__all__ = [
+    "TEXT_FORMATS",
+    "WORKBOOK_FORMATS",
+    "TextColumn",
+    "cell_to_text",
+    "clean_array",
+    "clean_text",
+    "column_letter",
+    "decode_text",
+    "read_table",
+    "sniff_delimiter",
+]
+
+log = logging.getLogger("uploader")
+
+TEXT_FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv"}
+WORKBOOK_FORMATS = {".xlsx": "xlsx", ".xlsm": "xlsm", ".xls": "xls", ".ods": "ods", ".xlsb": "xlsb"}
+_DELIMITERS = (",", ";", "\t", "|")
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+
+
+class TextColumn(Sequence[str]):
+    """One column of cell texts, kept as an Arrow array until Python strings are asked for.
+
+    Validation works on the Arrow array directly; the Python list is built once, on first
+    indexing, so a 1,000,000-row file costs Python objects only if someone walks it.
+    """
+
+    __slots__ = ("_array", "_list")
+
+    def __init__(self, values: pa.Array | pa.ChunkedArray | Sequence[str]) -> None:
+        self._list: list[str] | None = None
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+        if isinstance(values, pa.Array):
+            self._array: pa.Array | None = values
+        else:
+            self._array = None
+            self._list = [str(v) for v in values]
+
+    def arrow(self) -> pa.Array:
+        """The column as an Arrow string array (no nulls)."""
+        if self._array is None:
+            self._array = pa.array(self._list, type=pa.string())
+        return self._array
+
+    def _values(self) -> list[str]:
+        if self._list is None:
+            assert self._array is not None
+            self._list = self._array.to_pylist()
+        return self._list
+
+    def __len__(self) -> int:
+        return len(self._array) if self._array is not None else len(self._values())
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        return self._values()[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __repr__(self) -> str:
+        return f"TextColumn(len={len(self)})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def as_arrow(column: Sequence[str]) -> pa.Array:
+    """Any column (``TextColumn``, list, ...) as an Arrow string array."""
+    if isinstance(column, TextColumn):
+        return column.arrow()
+    return pa.array([str(v) for v in column], type=pa.string())
+
+
+def clean_array(values: pa.Array) -> pa.Array:
+    """Nulls to "", control characters (except \\n, \\t) removed, NFC, trimmed; vectorised."""
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    values = pc.fill_null(values, "")
+    if pc.any(pc.match_substring_regex(values, _CONTROL)).as_py():
+        values = pc.replace_substring_regex(values, _CONTROL, "")
+    if not pc.all(pc.string_is_ascii(values)).as_py():
+        values = pc.utf8_normalize(values, form="NFC")
+    return pc.utf8_trim_whitespace(values)
+
+
+def clean_text(value: str) -> str:
+    """The same cleaning as :func:`clean_array` for one value."""
+    return str(clean_array(pa.array([value], type=pa.string()))[0].as_py())
+
+
+def _number_text(value: float) -> str:
+    """A float as Excel shows it in a General cell: whole numbers as digits, no exponent."""
+    if math.isnan(value) or math.isinf(value):
+        return ""
+    if value.is_integer():
+        return str(int(value))
+    text = f"{value:.15g}"
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return text
+
+
+def cell_to_text(value: Any) -> str:
+    """One workbook cell (as calamine/openpyxl/xlrd give it) as text, before cleaning."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number_text(value)
+    if isinstance(value, Decimal):
+        return _number_text(float(value)) if value == value.to_integral_value() else str(value)
+    if isinstance(value, dt.datetime):
+        if value.hour == value.minute == value.second == value.microsecond == 0:
+            return value.date().isoformat()
+        return value.replace(microsecond=0, tzinfo=None).isoformat(timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.replace(microsecond=0).isoformat(timespec="seconds")
+    if isinstance(value, dt.timedelta):
+        seconds = int(value.total_seconds())
+        sign = "-" if seconds < 0 else ""
+        hours, rest = divmod(abs(seconds), 3600)
+        return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return str(value)
+
+
+def column_letter(index: int) -> str:
+    """0-based column index as the spreadsheet letter (0 -> A, 27 -> AB)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+# --------------------------------------------------------------------------------------- text
+
+
+def decode_text(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
+    """Bytes to text: explicit encoding, else BOM, else UTF-8, else cp1252, else latin-1."""
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except LookupError as exc:
+            raise InputError(f"unknown encoding {encoding!r}", path=str(path)) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"cannot be decoded as {encoding} (byte {exc.start}); try another --encoding",
+                path=str(path),
+            ) from exc
+    boms = (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    )
+    for bom, name in boms:
+        if data.startswith(bom):
+            try:
+                return data.decode(name), name
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"starts with a {name} byte-order mark but is not valid {name} "
+                    f"(byte {exc.start})",
+                    path=str(path),
+                ) from exc
+    if b"\x00" in data[:4096]:
+        # UTF-16 without a BOM: every other byte of ASCII text is zero.
+        for name in ("utf-16-le", "utf-16-be"):
+            try:
+                text = data.decode(name)
+            except UnicodeDecodeError:
+                continue
+            if "\x00" not in text[:2048]:
+                return text, name
+        raise InputError(
+            "looks binary (contains NUL bytes) and is not UTF-16 text; is it really a CSV?",
+            path=str(path),
+        )
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def sniff_delimiter(sample: str, default: str = ",") -> str:
+    """Pick the delimiter among , ; tab | that splits the first lines most consistently."""
+    lines = sample.splitlines()[:50]
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the last line of a sample may be cut short
+    if not lines:
+        return default
+    best = default
+    best_score: tuple[float, int, int] = (-1.0, 0, 0)
+    text = "\n".join(lines)
+    for delim in _DELIMITERS:
+        try:
+            counts = [len(r) for r in csv.reader(io.StringIO(text), delimiter=delim) if r]
+        except csv.Error:
+            continue
+        if not counts or max(counts) < 2:
+            continue
+        head = counts[0]
+        consistent = sum(1 for c in counts if c == head) / len(counts)
+        score = (consistent, head, -_DELIMITERS.index(delim))
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _read_text(path: Path, fmt: str, options: ReadOptions) -> Table:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot be opened: {exc.strerror or exc}", path=str(path)) from exc
+    text, encoding = decode_text(data, options.encoding, path)
+    del data
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    delimiter = options.delimiter
+    if delimiter in ("\\t", "tab", "TAB"):
+        delimiter = "\t"
+    if not delimiter:
+        delimiter = sniff_delimiter(text[:65536], "\t" if fmt == "tsv" else ",")
+    if len(delimiter) != 1:
+        raise InputError(f"delimiter must be one character, got {delimiter!r}", path=str(path))
+
+    # The header row (and title rows above it) are parsed with the csv module, which tells how
+    # many physical lines they span; the data below goes to pyarrow in one piece.
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header: list[str] | None = None
+    try:
+        for _ in range(options.header_row):
+            header = next(reader, None)
+            if header is None:
+                break
+    except csv.Error as exc:
+        raise InputError(f"is not readable as CSV: {exc}", path=str(path)) from exc
+    if header is None or not any(h.strip() for h in header):
+        raise InputError(
+            f"has no header on row {options.header_row} (use --header-row if the header is "
+            "lower down)",
+            path=str(path),
+        )
+    offset = _line_offset(text, reader.line_num)
+    body = text[offset:]
+    del text
+    columns = _parse_csv_body(body, delimiter, len(header), path)
+    n_rows = len(columns[0]) if columns else 0
+    if len(columns) > len(header):
+        header = header + [""] * (len(columns) - len(header))
+    headers = [h.replace("\ufeff", "") for h in header]
+    first = options.header_row + 1
+    return Table(
+        path=path,
+        format=fmt,
+        sheet=None,
+        headers=headers,
+        columns=[TextColumn(clean_array(c)) for c in columns],
+        row_numbers=range(first, first + n_rows),
+        encoding=encoding,
+        delimiter=delimiter,
+    )
+
+
+def _line_offset(text: str, lines: int) -> int:
+    """Character offset just after the first ``lines`` physical lines (\\n, \\r\\n or \\r)."""
+    pos = 0
+    for _ in range(lines):
+        nl = text.find("\n", pos)
+        cr = text.find("\r", pos)
+        if cr != -1 and (nl == -1 or cr < nl):
+            pos = cr + 2 if text.startswith("\r\n", cr) else cr + 1
+        elif nl != -1:
+            pos = nl + 1
+        else:
+            return len(text)
+    return pos
+
+
+def _parse_csv_body(body: str, delimiter: str, width: int, path: Path) -> list[pa.Array]:
+    """Data rows as Arrow string columns; pyarrow first, the csv module for ragged files."""
+    if not body.strip("\r\n"):
+        return [pa.array([], type=pa.string()) for _ in range(width)]
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        log.debug("pyarrow could not parse %s (%s); using the csv module", path, exc)
+        return _parse_csv_python(body, delimiter, width, path)
+    return [table.column(i).combine_chunks() for i in range(width)]
+
+
+def _parse_csv_python(body: str, delimiter: str, width: int, path: Path) -> list[pa.Array]:
+    rows: list[list[str]] = []
+    try:
+        rows = list(csv.reader(io.StringIO(body), delimiter=delimiter))
+    except csv.Error as exc:
+        raise InputError(f"is not readable as CSV: {exc}", path=str(path)) from exc
+    width = max([width, *(len(r) for r in rows)])
+    cols: list[list[str]] = [[] for _ in range(width)]
+    for row in rows:
+        for j in range(width):
+            cols[j].append(row[j] if j < len(row) else "")
+    return [pa.array(c, type=pa.string()) for c in cols]
+
+
+# ----------------------------------------------------------------------------------- workbooks
+
+
+def _read_workbook(path: Path, fmt: str, options: ReadOptions) -> Table:
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        names = list(workbook.sheet_names)
+        sheet_name, rows = _pick_sheet(workbook, names, options, path)
+    except InputError:
+        raise
+    except (CalamineError, OSError, ValueError) as exc:
+        if fmt in ("xlsx", "xlsm"):
+            log.debug("calamine could not read %s (%s); trying openpyxl", path, exc)
+            sheet_name, rows = _read_openpyxl(path, options)
+        else:
+            raise InputError(f"cannot be read as {fmt}: {exc}", path=str(path)) from exc
+    return _table_from_rows(path, fmt, sheet_name, rows, options)
+
+
+def _pick_sheet(
+    workbook: Any, names: list[str], options: ReadOptions, path: Path
+) -> tuple[str, list[list[Any]]]:
+    sheet = options.sheet
+    if isinstance(sheet, str) and sheet.strip().lstrip("-").isdigit() and sheet not in names:
+        sheet = int(sheet)
+    if sheet is None:
+        for name in names:
+            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            if any(any(c not in ("", None) for c in r) for r in rows):
+                return name, rows
+        raise InputError("has no sheet with any data", path=str(path))
+    if isinstance(sheet, int):
+        if not 0 <= sheet < len(names):
+            raise InputError(
+                f"has no sheet number {sheet} (sheets, counted from 0: "
+                + ", ".join(f"{i}={n!r}" for i, n in enumerate(names))
+                + ")",
+                path=str(path),
+            )
+        name = names[sheet]
+    else:
+        if sheet not in names:
+            folded = {n.strip().casefold(): n for n in names}
+            if sheet.strip().casefold() not in folded:
+                raise InputError(
+                    f"has no sheet named {sheet!r}; its sheets are: "
+                    + ", ".join(repr(n) for n in names),
+                    path=str(path),
+                )
+            sheet = folded[sheet.strip().casefold()]
+        name = sheet
+    return name, workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+
+def _read_openpyxl(path: Path, options: ReadOptions) -> tuple[str, list[list[Any]]]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many unrelated types for a bad file
+        raise InputError(f"cannot be read as a workbook: {exc}", path=str(path)) from exc
+    try:
+        names = wb.sheetnames
+        sheet = options.sheet
+        if sheet is None:
+            for name in names:
+                rows = [list(r) for r in wb[name].iter_rows(values_only=True)]
+                if any(any(c not in ("", None) for c in r) for r in rows):
+                    return name, rows
+            raise InputError("has no sheet with any data", path=str(path))
+        if isinstance(sheet, int) or str(sheet).isdigit():
+            index = int(sheet)
+            if not 0 <= index < len(names):
+                raise InputError(f"has no sheet number {index}", path=str(path))
+            name = names[index]
+        elif sheet in names:
+            name = str(sheet)
+        else:
+            raise InputError(f"has no sheet named {sheet!r}", path=str(path))
+        return name, [list(r) for r in wb[name].iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def _table_from_rows(
+    path: Path, fmt: str, sheet: str, rows: list[list[Any]], options: ReadOptions
+) -> Table:
+    h = options.header_row
+    if len(rows) < h or not any(c not in ("", None) for c in rows[h - 1]):
+        raise InputError(
+            f"sheet {sheet!r} has no header on row {h} (use --header-row if the header is "
+            "lower down, --sheet for another sheet)",
+            path=str(path),
+        )
+    header_cells = rows[h - 1]
+    data = rows[h:]
+    # Trailing empty rows are not part of the sheet's data.
+    while data and not any(c not in ("", None) for c in data[-1]):
+        data.pop()
+    width = max([len(header_cells), *(len(r) for r in data)]) if data else len(header_cells)
+    headers = [cell_to_text(c) for c in header_cells] + [""] * (width - len(header_cells))
+    convert = cell_to_text
+    columns: list[TextColumn] = []
+    for j in range(width):
+        values = [convert(r[j]) if j < len(r) else "" for r in data]
+        columns.append(TextColumn(clean_array(pa.array(values, type=pa.string()))))
+    return Table(
+        path=path,
+        format=fmt,
+        sheet=sheet,
+        headers=headers,
+        columns=list(columns),
+        row_numbers=range(h + 1, h + 1 + len(data)),
+    )
+
+
+def read_table(path: Path, options: ReadOptions | None = None) -> Table:
+    """Read one file into a :class:`Table` of cleaned text (blank rows kept)."""
+    options = options or ReadOptions()
+    path = Path(path)
+    if not path.exists():
+        raise InputError("does not exist", path=str(path))
+    if path.is_dir():
+        raise InputError("is a folder, not a file", path=str(path))
+    suffix = path.suffix.lower()
+    if suffix in TEXT_FORMATS:
+        return _read_text(path, TEXT_FORMATS[suffix], options)
+    if suffix in WORKBOOK_FORMATS:
+        return _read_workbook(path, WORKBOOK_FORMATS[suffix], options)
+    head = path.read_bytes()[:8]
+    if head.startswith(b"PK\x03\x04"):
+        return _read_workbook(path, "xlsx", options)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return _read_workbook(path, "xls", options)
+    return _read_text(path, "csv", options)
