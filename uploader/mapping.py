@@ -326,7 +326,7 @@ def _check_required(
 
 
 def column_indexes(headers: Sequence[str], mapping: ColumnMapping) -> dict[str, Any]:
-    """Positions of the mapped columns: ``{"target": j, "reference_id": j|None, "variables": []}``."""
+    """Positions of the mapped columns (target, reference_id or None, variables) in ``headers``."""
     stripped = [h.strip() for h in headers]
     return {
         "target": stripped.index(mapping.target.strip()),

@@ -3,8 +3,8 @@
 Every cell becomes text the way a person reads it in the spreadsheet: whole numbers as their digits
 (``5125551234``, never ``5125551234.0`` or ``5.13E+09``), dates as ISO ``YYYY-MM-DD`` (or
 ``YYYY-MM-DDTHH:MM:SS``), booleans ``true``/``false``, formulas as their cached value, empty
-cells as ``""``. Text is cleaned once, column by column: control characters other than newline and tab are
-removed, then NFC normalisation, then trimming.
+cells as ``""``. Text is cleaned once, column by column: control characters other than newline
+and tab are removed, then NFC normalisation, then trimming.
 
 CSV goes through pyarrow's multi-threaded reader after encoding detection (BOMs, UTF-8, then
 cp1252/latin-1) and delimiter sniffing; ragged files fall back to the standard ``csv`` module.
