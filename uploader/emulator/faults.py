@@ -140,6 +140,14 @@ async def _discard(message: Message) -> None:
     return None
 
 
+async def _drain(receive: Receive) -> None:
+    """Read the whole request body first, as a proxy would before failing the request."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+
 class FaultMiddleware:
     """Injects the configured faults; reads its settings from ``holder.faults`` on every request."""
 
@@ -168,6 +176,7 @@ class FaultMiddleware:
             wait = holder.bucket.take(key)
             if wait > 0:
                 stats.faults["rate_limited"] += 1
+                await _drain(receive)
                 retry_after = str(max(1, int(wait + 0.999))).encode()
                 await _json_response(
                     send, 429, "Rate limit exceeded (emulated)", [(b"retry-after", retry_after)]
@@ -183,6 +192,8 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         draw = rng.random()
+        if draw < faults.total_rate - faults.ambiguous_rate:
+            await _drain(receive)
         edge = faults.rate_429
         if draw < edge:
             stats.faults["429"] += 1
