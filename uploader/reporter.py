@@ -219,16 +219,21 @@ class _RowSource:
         self.validation = validation
         self.outcomes = outcomes
         self.results = results or {}
-        self.by_reference: dict[str, tuple[str, Mapping[str, Any]] | None] = {}
-        for (batch_id, reference_id), result in self.results.items():
-            # a reference id seen in two batches is ambiguous without an outcome: match neither
-            self.by_reference[reference_id] = (
-                None if reference_id in self.by_reference else (batch_id, result)
-            )
+        self._by_reference: dict[str, tuple[str, Mapping[str, Any]] | None] | None = None
         self.by_upload_status: Counter[str] = Counter()
         self.by_request_status: Counter[str] = Counter()
         self.by_batch: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+
+    def by_reference(self) -> dict[str, tuple[str, Mapping[str, Any]] | None]:
+        """Results by reference id alone, built on first need (rows without a known batch)."""
+        if self._by_reference is None:
+            index: dict[str, tuple[str, Mapping[str, Any]] | None] = {}
+            for (batch_id, reference_id), result in self.results.items():
+                # an id seen in two batches is ambiguous without an outcome: match neither
+                index[reference_id] = None if reference_id in index else (batch_id, result)
+            self._by_reference = index
+        return self._by_reference
 
     def added(self, i: int, row_number: int, issues: Sequence[str]) -> list[Any]:
         v = self.validation
@@ -250,7 +255,7 @@ class _RowSource:
             if batch_id:
                 result = self.results.get((batch_id, reference_id))
             else:
-                found = self.by_reference.get(reference_id)
+                found = self.by_reference().get(reference_id)
                 if found is not None:
                     batch_id, result = found
         request_status = server_error = ""
@@ -595,8 +600,18 @@ def _write_xlsx(
                         )
                     j += 1
                 for value in added:
-                    style = _STATUS_STYLE.get(value, 0) if j == status_col else 0
-                    append(_xlsx_cell_xml(f"{letters[j]}{r}", value, style))
+                    if j == status_col:
+                        append(
+                            _xlsx_cell_xml(f"{letters[j]}{r}", value, _STATUS_STYLE.get(value, 0))
+                        )
+                    elif type(value) is str:
+                        if value:
+                            append(
+                                f'<c r="{letters[j]}{r}" t="inlineStr"><is><t xml:space="preserve">'
+                                f"{text(value)}</t></is></c>"
+                            )
+                    elif value is not None:
+                        append(_xlsx_cell_xml(f"{letters[j]}{r}", value))
                     j += 1
                 append("</row>")
                 buf.append("".join(parts))
