@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from uploader.emulator import DEMO_API_KEY, EmulatorSettings, serve
+from uploader.emulator.settings import DEMO_API_KEY, EmulatorSettings
 
 __all__ = ["emulator", "register"]
 
@@ -117,6 +117,8 @@ def emulator(
     def ready(url: str) -> None:
         where = f", state in {db_path}" if db_path else ""
         click.echo(f"emulator ready at {url} (accepting {keys}{where})")
+
+    from uploader.emulator.server import serve  # FastAPI/uvicorn only for this command
 
     try:
         serve(settings, on_ready=ready)

@@ -16,9 +16,14 @@ From the shell: ``syllable-upload emulator --port 8000 --error-rate 0.1 --db sta
 
 from __future__ import annotations
 
-from uploader.emulator.app import ADMIN_PREFIX, API_PREFIX, create_app
-from uploader.emulator.server import EmulatorHandle, running_emulator, serve
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from uploader.emulator.settings import DEMO_API_KEY, EmulatorSettings, FaultSettings
+
+if TYPE_CHECKING:
+    from uploader.emulator.app import ADMIN_PREFIX, API_PREFIX, create_app
+    from uploader.emulator.server import EmulatorHandle, running_emulator, serve
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -31,3 +36,23 @@ __all__ = [
     "running_emulator",
     "serve",
 ]
+
+# FastAPI and uvicorn load only when used, so ``syllable-upload --help`` and the other commands
+# do not pay for the emulator's imports.
+_LAZY = {
+    "ADMIN_PREFIX": "uploader.emulator.app",
+    "API_PREFIX": "uploader.emulator.app",
+    "create_app": "uploader.emulator.app",
+    "EmulatorHandle": "uploader.emulator.server",
+    "running_emulator": "uploader.emulator.server",
+    "serve": "uploader.emulator.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'uploader.emulator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
