@@ -387,3 +387,30 @@ def test_written_atomically(tmp_path: Path, mixed: tuple) -> None:
     write_report(out, validation, outcomes, results)
     write_report(out, validation, outcomes, results)  # replaced in place, no leftovers
     assert sorted(p.name for p in out.parent.iterdir()) == ["out.xlsx"]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.text(st.characters(exclude_categories=["Cs"])), min_size=1, max_size=8))
+def test_any_text_round_trips_through_csv(
+    tmp_path: Path, make_validation: MakeValidation, values: list[str]
+) -> None:
+    """Every cell comes back as typed, or as typed behind one neutralising quote."""
+    validation = make_validation(["v"], [[v] for v in values])
+    out = tmp_path / "any.csv"
+    write_report(out, validation)
+    got = [r[0] for r in read_csv(out)[1:]]
+    assert len(got) == len(values)
+    for written, value in zip(got, values, strict=True):
+        assert written == neutralise_csv_value(value)
+
+
+def test_formula_bait_is_inert_in_ods(tmp_path: Path, make_validation: MakeValidation) -> None:
+    validation = make_validation(["Notes"], [[b] for b in BAIT])
+    out = tmp_path / "bait.ods"
+    write_report(out, validation, settings={"note": "=1+1"})
+    content = zipfile.ZipFile(out).read("content.xml").decode()
+    assert "table:formula" not in content
+    frame = pd.read_excel(out, engine="odf", dtype=str, keep_default_na=False)
+    assert frame["Notes"].tolist()[:3] == BAIT[:3]
