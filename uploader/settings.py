@@ -38,7 +38,7 @@ from typing import Any
 
 import platformdirs
 
-from uploader.config import ApiKey, ClientConfig, ReadOptions, UploadOptions
+from uploader.config import ApiKey, ClientConfig, ReadOptions, RetryConfig, UploadOptions
 from uploader.errors import ConfigError
 
 __all__ = [
@@ -198,7 +198,7 @@ class Setting:
 
     name: str
     parse: Callable[[Any], Any]
-    target: str  # "client", "read", "upload", "meta"
+    target: str  # "client", "retry", "read", "upload", "meta"
     field: str  # attribute of the target dataclass
     help: str
     in_files: bool = True  # may be set in a profile / settings.toml
@@ -208,6 +208,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server_url", _to_str, "client", "server_url", "API base URL"),
     Setting("timeout", _to_float, "client", "timeout", "per-request timeout, seconds"),
     Setting("verify_tls", _to_bool, "client", "verify_tls", "check TLS certificates"),
+    Setting("max_attempts", _to_positive_int, "retry", "max_attempts", "tries per API call"),
+    Setting("max_retry_seconds", _to_float, "retry", "max_elapsed", "retry budget per call"),
     Setting("campaign_id", _to_int, "upload", "campaign_id", "campaign new batches call for"),
     Setting("mode", _to_mode, "upload", "mode", "upload (one file per batch) or add (per row)"),
     Setting("batch_size", _to_positive_int, "upload", "batch_size", "rows per batch"),
@@ -264,7 +266,12 @@ _ALIASES = {
 _KEY_SOURCES = ("api_key_env", "api_key_file")
 _PATH_SETTINGS = {"journal", "mapping", "plan_file", "failed"}
 
-_TARGETS: dict[str, type] = {"client": ClientConfig, "read": ReadOptions, "upload": UploadOptions}
+_TARGETS: dict[str, type] = {
+    "client": ClientConfig,
+    "retry": RetryConfig,
+    "read": ReadOptions,
+    "upload": UploadOptions,
+}
 
 
 # --------------------------------------------------------------------------- files
@@ -351,7 +358,12 @@ class ResolvedSettings:
                 "source": self.sources.get("api_key", self.api_key_note or "not set"),
             }
         ]
-        objects: dict[str, Any] = {"client": self.client, "read": self.read, "upload": self.upload}
+        objects: dict[str, Any] = {
+            "client": self.client,
+            "retry": self.client.retry,
+            "read": self.read,
+            "upload": self.upload,
+        }
         for setting in SETTINGS:
             if not setting.in_files and setting.name not in self.sources:
                 continue  # per-run flags (--sample, --batch-id...) only when given
@@ -505,14 +517,15 @@ def resolve(
     if api_key is not None:
         sources["api_key"] = key_source
 
-    built: dict[str, dict[str, Any]] = {"client": {}, "read": {}, "upload": {}}
+    built: dict[str, dict[str, Any]] = {"client": {}, "retry": {}, "read": {}, "upload": {}}
     for key, value in values.items():
         setting = _BY_NAME[key]
         if setting.target != "meta":
             built[setting.target][setting.field] = value
     if "server_url" in built["client"]:
         built["client"]["server_url"] = built["client"]["server_url"].rstrip("/")
-    client = replace(ClientConfig(), **built["client"], api_key=api_key)
+    retry = replace(RetryConfig(), **built["retry"])
+    client = replace(ClientConfig(), **built["client"], retry=retry, api_key=api_key)
     read = replace(ReadOptions(), **built["read"])
     mapping_file = values.get("mapping")
     if mapping_file is not None:

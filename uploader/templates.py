@@ -225,6 +225,9 @@ _MESSY: list[tuple[str, str, int | None, str, date | None, str] | None] = [
     ("M-008", "1-512-555-0118", None, "Zoë", date(2026, 12, 17), ""),
     ("M-009", "+44 20 7946 0958", None, "Oliver", date(2026, 12, 17), "UK number"),
     ("M-010", "15125550120", 15125550120, "Mei", None, "date not booked yet"),
+    # Excel shows big numbers as 5.12555E+09 and a CSV saved from it keeps only that (digits
+    # lost: refused); the XLSX still holds the whole number (accepted).
+    ("M-011", "5.12555E+09", 5125550121, "Ava", date(2026, 12, 18), "saved from Excel"),
 ]
 
 

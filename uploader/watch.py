@@ -481,7 +481,7 @@ def _run_one(
     try:
         result = processor(path, digest, settings, folder, progress)
     except InputError as exc:
-        log.warning("%s: cannot be read: %s", name, exc)
+        log.info("%s: cannot be read: %s", name, exc)
         result = ProcessResult("failed", None, {}, str(exc))
     except UploaderError as exc:
         log.error("%s: %s; left in processing/ for the next pass", name, exc)

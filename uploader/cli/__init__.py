@@ -86,6 +86,8 @@ def cli(
 
 def _setup_logging(state: CliState) -> None:
     logger = logging.getLogger("uploader")
+    for handler in logger.handlers:  # an earlier in-process run's handlers (tests, embedding)
+        handler.close()
     logger.handlers.clear()
     logger.setLevel(logging.DEBUG if state.debug else logging.INFO)
     logger.propagate = False

@@ -244,7 +244,11 @@ def watch(
             settle=settle,
             stop=stop,
             progress=progress,
-            on_file=lambda outcome: out.note(outcome.describe()),
+            on_file=lambda outcome: (
+                out.note(outcome.describe())
+                if outcome.status in {"done", "duplicate"}
+                else out.warn(outcome.describe())
+            ),
         )
     out.summary(report.to_dict(), report.render())
     ctx.exit(report.exit_code)

@@ -101,7 +101,7 @@ class PlainProgress:
     stream: IO[str]
     min_interval: float = 2.0
     clock: Callable[[], float] = time.monotonic
-    _last: dict[str, tuple[float, int]] = field(default_factory=dict)  # stage -> (time, decile)
+    _last: dict[str, tuple[float, int, int]] = field(default_factory=dict)  # time, decile, done
 
     def __enter__(self) -> PlainProgress:
         return self
@@ -114,6 +114,8 @@ class PlainProgress:
         finished = total is not None and done >= total
         decile = (10 * done // total) if total else 0
         previous = self._last.get(stage)
+        if previous is not None and done < previous[2]:
+            previous = None  # the stage started over (the next file of a watch, say)
         if previous is not None:
             if previous[1] == -1:  # already reported finished
                 return
@@ -123,7 +125,7 @@ class PlainProgress:
             if not (finished or step or alive):
                 return
         self._emit(stage, done, total)
-        self._last[stage] = (now, -1 if finished else decile)
+        self._last[stage] = (now, -1 if finished else decile, done)
 
     def _emit(self, stage: str, done: int, total: int | None) -> None:
         if total:
