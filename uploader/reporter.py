@@ -34,7 +34,14 @@ from xml.sax.saxutils import quoteattr
 
 from uploader.config import ApiKey
 from uploader.errors import ConfigError, InputError
-from uploader.models import ColumnMapping, RowOutcome, RowStatus, Table, ValidationResult
+from uploader.models import (
+    ColumnMapping,
+    RowIssue,
+    RowOutcome,
+    RowStatus,
+    Table,
+    ValidationResult,
+)
 
 if TYPE_CHECKING:
     from uploader.client import SyllableClient
@@ -96,6 +103,8 @@ _INPUT_TO_REPORT["ods"] = "ods"
 
 _SUFFIX = " (uploader)"
 _EXCEL_MAX_CHARS = 32_767
+_SHEET_MAX_ROWS = 1_048_576
+_SHEET_MAX_COLUMNS = 16_384
 _SECRET_KEY = re.compile(r"key|secret|token|password|authorization", re.IGNORECASE)
 
 
@@ -197,6 +206,17 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_ROW_PREFIX = re.compile(r"\s*row\s+(\d+)\s*[:,]\s*", re.IGNORECASE)
+
+
+def _strip_row(message: str, row_number: int) -> str:
+    """Drop a leading "Row 7: " naming this very row; the report has a row_number column."""
+    match = _ROW_PREFIX.match(message)
+    if match and int(match.group(1)) == row_number:
+        return message[match.end() :]
+    return message
+
+
 def _joined_errors(*groups: Iterable[str]) -> str:
     seen: dict[str, None] = {}
     for group in groups:
@@ -235,7 +255,7 @@ class _RowSource:
             self._by_reference = index
         return self._by_reference
 
-    def added(self, i: int, row_number: int, issues: Sequence[str]) -> list[Any]:
+    def added(self, i: int, row_number: int, issues: Sequence[RowIssue]) -> list[Any]:
         v = self.validation
         status = str(v.statuses[i]) if i < len(v.statuses) else RowStatus.VALID.value
         target = _text(v.targets_e164[i]) if i < len(v.targets_e164) else ""
@@ -267,14 +287,21 @@ class _RowSource:
             elif status in (RowStatus.VALID, RowStatus.PENDING, RowStatus.FAILED):
                 status = RowStatus.ACCEPTED.value  # the server holds it, whatever we thought
                 error = ""
-        message = _joined_errors(issues, [error, server_error])
+        error = _strip_row(error, row_number)
+        notes = [_strip_row(issue.message, row_number) for issue in issues]
+        if error:  # an engine error that already quotes the issues should not repeat them
+            notes = [n for n in notes if n not in error]
+        message = _joined_errors(notes, [error, server_error])
         self.by_upload_status[status] += 1
         if request_status:
             self.by_request_status[request_status] += 1
         if batch_id:
             self.by_batch[batch_id] += 1
-        if message:
-            self.errors[message] += 1
+        # top errors count kinds, not rows: issue codes, and engine/server texts
+        for kind in dict.fromkeys(
+            [issue.code for issue in issues] + [e for e in (error, server_error) if e]
+        ):
+            self.errors[kind] += 1
         get = result.get if result is not None else (lambda _k: None)
         return [
             row_number,
@@ -300,8 +327,7 @@ class _RowSource:
         for i, (row_number, cells) in enumerate(zip(table.row_numbers, cell_rows, strict=False)):
             number = int(row_number)
             texts = [c if type(c) is str else _text(c) for c in cells]
-            messages = [issue.message for issue in issues.get(number, ())]
-            yield texts, self.added(i, number, messages)
+            yield texts, self.added(i, number, issues.get(number, ()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,8 +516,9 @@ def _styles_xml() -> str:
 
 
 def _sheet_name(name: str | None, avoid: str) -> str:
+    """The input's sheet name when Excel allows it (31 chars, no []:*?/\\, not "History")."""
     cleaned = re.sub(r"[\[\]:*?/\\]", "_", (name or "").strip()).strip("'")[:31]
-    if not cleaned or cleaned.casefold() == avoid.casefold():
+    if not cleaned or cleaned.casefold() in (avoid.casefold(), "history"):
         return "Report"
     return cleaned
 
@@ -807,7 +834,8 @@ def _write_ods(
                     if progress is not None:
                         progress("report", count, n_rows)
             raw.write("".join(buf).encode("utf-8"))
-            filter_range = f"{_quote_sheet(sheet)}.A1:.{last}{count + 1}"
+            quoted = _quote_sheet(sheet)
+            filter_range = f"{quoted}.A1:{quoted}.{last}{count + 1}"
             summary = "".join(
                 "<table:table-row>"
                 + "".join(_ods_cell(v, "hdr" if len(row) == 1 else None) for v in row)
@@ -868,6 +896,13 @@ def write_report(
     fmt = report_format_for(out, table.format, format)
     headers = [_text(h) for h in table.headers]
     header = headers + added_column_names(headers)
+    if fmt in ("xlsx", "ods") and (
+        table.n_rows + 1 > _SHEET_MAX_ROWS or len(header) > _SHEET_MAX_COLUMNS
+    ):
+        raise ConfigError(
+            f"{out}: {table.n_rows:,} rows x {len(header)} columns do not fit in one {fmt} "
+            f"sheet ({_SHEET_MAX_ROWS:,} x {_SHEET_MAX_COLUMNS:,}); write the report as .csv"
+        )
     status_col = len(headers) + 1
     source = _RowSource(validation, outcomes, results)
     sample = [

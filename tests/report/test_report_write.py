@@ -414,3 +414,33 @@ def test_formula_bait_is_inert_in_ods(tmp_path: Path, make_validation: MakeValid
     assert "table:formula" not in content
     frame = pd.read_excel(out, engine="odf", dtype=str, keep_default_na=False)
     assert frame["Notes"].tolist()[:3] == BAIT[:3]
+
+
+def test_errors_read_well_and_count_by_kind(
+    tmp_path: Path, make_validation: MakeValidation
+) -> None:
+    issues = [
+        RowIssue("invalid_target", 2, "Phone", "x", "Row 2: 'x' in column 'Phone' is no number"),
+        RowIssue("invalid_target", 3, "Phone", "y", "Row 3: 'y' in column 'Phone' is no number"),
+        RowIssue("missing_variable", 3, "Name", "", "Row 3: Name is empty"),
+    ]
+    validation = make_validation(
+        ["Phone", "Name"], [["x", "a"], ["y", ""]], statuses=["refused", "refused"], issues=issues
+    )
+    # the engine quotes the validator's words in its own error: they must not appear twice
+    outcomes = {3: RowOutcome(3, RowStatus.REFUSED, "Row 3: 'y' in column 'Phone' is no number")}
+    summary = write_report(tmp_path / "e.csv", validation, outcomes)
+    rows = read_csv(tmp_path / "e.csv")
+    assert rows[1][4] == "'x' in column 'Phone' is no number"
+    assert rows[2][4] == "Name is empty; 'y' in column 'Phone' is no number"
+    assert dict(summary.top_errors)["invalid_target"] == 2
+
+
+def test_too_many_rows_for_a_sheet(tmp_path: Path) -> None:
+    from uploader.models import ColumnMapping, Table
+
+    table = Table(Path("big.csv"), "csv", None, [], [], range(2, 1_048_578))
+    validation = ValidationResult(table, ColumnMapping(None, "", ()), [], [], [], [], [])
+    with pytest.raises(ConfigError, match=r"write the report as \.csv"):
+        write_report(tmp_path / "big.xlsx", validation)
+    assert list(tmp_path.iterdir()) == []
