@@ -282,8 +282,9 @@ class _RowSource:
         if result is not None:
             request_status = _text(result.get("request_status"))
             if request_status.upper() in _REJECTED_REQUEST_STATES:
+                if status != RowStatus.REJECTED or not error:  # else the engine said it already
+                    server_error = f"the server marked this request {request_status.upper()}"
                 status = RowStatus.REJECTED.value
-                server_error = f"the server marked this request {request_status.upper()}"
             elif status in (RowStatus.VALID, RowStatus.PENDING, RowStatus.FAILED):
                 status = RowStatus.ACCEPTED.value  # the server holds it, whatever we thought
                 error = ""
