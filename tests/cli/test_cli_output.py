@@ -92,3 +92,17 @@ def test_output_summary_json_text_and_quiet() -> None:
     output, out, err = make(quiet=True)
     output.summary(data, ["line"])
     assert out.getvalue() == ""
+
+
+def test_plain_progress_starts_over_for_the_next_file() -> None:
+    stream, clock = io.StringIO(), FakeClock()
+    progress = PlainProgress(stream, clock=clock)
+    progress("read", 8, 8)
+    progress("read", 8, 8)
+    progress("read", 12, 12)
+    progress("read", 0, 5)
+    assert stream.getvalue().splitlines() == [
+        "Reading: 8/8 (100%)",
+        "Reading: 12/12 (100%)",
+        "Reading: 0/5 (0%)",
+    ]

@@ -101,7 +101,8 @@ class PlainProgress:
     stream: IO[str]
     min_interval: float = 2.0
     clock: Callable[[], float] = time.monotonic
-    _last: dict[str, tuple[float, int, int]] = field(default_factory=dict)  # time, decile, done
+    #: stage -> (time, decile or -1 once finished, done, total) of the last line printed
+    _last: dict[str, tuple[float, int, int, int | None]] = field(default_factory=dict)
 
     def __enter__(self) -> PlainProgress:
         return self
@@ -114,7 +115,9 @@ class PlainProgress:
         finished = total is not None and done >= total
         decile = (10 * done // total) if total else 0
         previous = self._last.get(stage)
-        if previous is not None and done < previous[2]:
+        if previous is not None and (
+            done < previous[2] or (previous[1] == -1 and (done, total) != previous[2:])
+        ):
             previous = None  # the stage started over (the next file of a watch, say)
         if previous is not None:
             if previous[1] == -1:  # already reported finished
@@ -125,7 +128,7 @@ class PlainProgress:
             if not (finished or step or alive):
                 return
         self._emit(stage, done, total)
-        self._last[stage] = (now, -1 if finished else decile, done)
+        self._last[stage] = (now, -1 if finished else decile, done, total)
 
     def _emit(self, stage: str, done: int, total: int | None) -> None:
         if total:
