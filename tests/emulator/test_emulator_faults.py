@@ -60,7 +60,9 @@ def test_fault_happens_at_the_configured_rate(
     assert _within(seen[outcome], 0.2, N)
     stats = emulator.stats(batch_id="f")
     assert stats["faults"] == {fault_kind: seen[outcome]}
-    applied = sum(c["applied"] for c in stats["requests"]["f"].values())
+    counts = stats["requests"]["f"]
+    assert sum(c["received"] for c in counts.values()) == N  # faulted ones arrived too
+    applied = sum(c["applied"] for c in counts.values())
     if fault_kind == "ambiguous":
         assert applied == N  # every request was applied, answered or not
     else:

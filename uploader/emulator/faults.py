@@ -34,7 +34,12 @@ class ConnectionDropped(Exception):
 
 
 class EmulatorStats:
-    """What the emulator saw and did, for tests that count deliveries."""
+    """What the emulator saw and did, for tests that count deliveries.
+
+    Per (batch_id, reference_id): ``received`` counts every add that arrived (including those a
+    fault refused or dropped, and rows of an uploaded file), ``applied`` every time it was stored.
+    Exactly-once delivery means ``applied == 1`` for every reference id, whatever ``received`` is.
+    """
 
     def __init__(self) -> None:
         self.requests: dict[str, dict[str, list[int]]] = defaultdict(dict)
@@ -140,12 +145,28 @@ async def _discard(message: Message) -> None:
     return None
 
 
-async def _drain(receive: Receive) -> None:
+async def _drain(receive: Receive) -> bytes:
     """Read the whole request body first, as a proxy would before failing the request."""
+    chunks = []
     while True:
         message = await receive()
+        chunks.append(message.get("body", b""))
         if message["type"] != "http.request" or not message.get("more_body", False):
-            return
+            return b"".join(chunks)
+
+
+def _count_refused(scope: Scope, body: bytes, stats: EmulatorStats) -> None:
+    """A faulted add still counts as *received* for its reference id (never as applied)."""
+    path: str = scope["path"]
+    if scope["method"] != "POST" or not path.endswith("/requests"):
+        return
+    try:
+        ref = json.loads(body)["reference_id"]
+    except (ValueError, KeyError, TypeError):
+        return
+    batch_id = path.rsplit("/", 2)[-2]
+    if isinstance(ref, str):
+        stats.request_received(batch_id, ref)
 
 
 class FaultMiddleware:
@@ -176,7 +197,7 @@ class FaultMiddleware:
             wait = holder.bucket.take(key)
             if wait > 0:
                 stats.faults["rate_limited"] += 1
-                await _drain(receive)
+                _count_refused(scope, await _drain(receive), stats)
                 retry_after = str(max(1, int(wait + 0.999))).encode()
                 await _json_response(
                     send, 429, "Rate limit exceeded (emulated)", [(b"retry-after", retry_after)]
@@ -193,7 +214,7 @@ class FaultMiddleware:
             return
         draw = rng.random()
         if draw < faults.total_rate - faults.ambiguous_rate:
-            await _drain(receive)
+            _count_refused(scope, await _drain(receive), stats)
         edge = faults.rate_429
         if draw < edge:
             stats.faults["429"] += 1
