@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
 
 from uploader.config import ApiKey
-from uploader.errors import ConfigError, InputError
+from uploader.errors import ConfigError
 from uploader.models import (
     ColumnMapping,
     RowIssue,
@@ -875,6 +875,13 @@ def _settings_rows(settings: Mapping[str, Any] | None) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
 def write_report(
     out: Path,
     validation: ValidationResult,
@@ -935,11 +942,16 @@ def write_report(
             rows += [("",), ("Settings",), *settings_rows]
         return rows
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    if out.exists() and table.path and _same_file(out, Path(table.path)):
+        raise ConfigError(f"{out}: the report would overwrite the input file; choose another name")
+    if out.is_dir():
+        raise ConfigError(f"{out} is a folder; give the report a file name, e.g. {out}/report.xlsx")
+    tmp: Path | None = None
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
         rows = source.rows()
         if fmt in ("csv", "tsv"):
             count = _write_delimited(tmp, header, rows, "," if fmt == "csv" else "\t")
@@ -955,9 +967,9 @@ def write_report(
             )
         os.replace(tmp, out)
     except OSError as exc:
-        raise InputError(f"cannot write the report: {exc.strerror or exc}", path=str(out)) from exc
+        raise ConfigError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
     if progress is not None:
         progress("report", count, table.n_rows)

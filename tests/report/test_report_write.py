@@ -444,3 +444,27 @@ def test_too_many_rows_for_a_sheet(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"write the report as \.csv"):
         write_report(tmp_path / "big.xlsx", validation)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_never_overwrites_the_input_and_says_why(
+    tmp_path: Path, make_validation: MakeValidation
+) -> None:
+    source = tmp_path / "contacts.csv"
+    source.write_text("Phone\n1\n", encoding="utf-8")
+    validation = make_validation(["Phone"], [["1"]], path=source)
+    with pytest.raises(ConfigError, match="overwrite the input"):
+        write_report(source, validation)
+    assert source.read_text(encoding="utf-8") == "Phone\n1\n"
+    with pytest.raises(ConfigError, match="is a folder"):
+        write_report(tmp_path, validation)
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot write the report"):
+        write_report(blocker / "sub" / "r.csv", validation)
+
+
+def test_xml_edge_cases_round_trip(tmp_path: Path, make_validation: MakeValidation) -> None:
+    values = ["_x0041_", "a\x01b", "line\r\nbreak", " lead", "trail ", "a & <b>", "\u00a0nbsp"]
+    validation = make_validation(["v"], [[v] for v in values])
+    write_report(tmp_path / "x.xlsx", validation)
+    assert [r[0] for r in read_xlsx(tmp_path / "x.xlsx")[1:]] == values
