@@ -97,6 +97,7 @@ class FileOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     duplicate_of: str = ""
+    exit_code: int = 0  # for "retry": the code of the error that stopped the pass
 
     def describe(self) -> str:
         """One line for the terminal or the log."""
@@ -138,8 +139,12 @@ class WatchReport:
 
     @property
     def exit_code(self) -> int:
-        """2 when a pass hit a fatal error, 1 when a file went to failed/, else 0."""
-        if self.fatal or any(o.status == "retry" for o in self.outcomes):
+        """The stopping error's code (2 fatal, 3 locked, 5 not confirmed...) when a pass could
+        not finish a file, 1 when a file went to failed/, else 0."""
+        stopped = [o.exit_code or EXIT_CODES["fatal"] for o in self.outcomes if o.status == "retry"]
+        if stopped:
+            return stopped[-1]
+        if self.fatal:
             return EXIT_CODES["fatal"]
         if any(o.status == "failed" for o in self.outcomes):
             return EXIT_CODES["rows"]
@@ -485,7 +490,7 @@ def _run_one(
         result = ProcessResult("failed", None, {}, str(exc))
     except UploaderError as exc:
         log.error("%s: %s; left in processing/ for the next pass", name, exc)
-        return FileOutcome(name, "retry", path, None, {}, str(exc))
+        return FileOutcome(name, "retry", path, None, {}, str(exc), exit_code=exc.exit_code)
     return _file_away(ledger, folder, path, digest, result, name)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from uploader.errors import ApiError, InputError, LockHeldError
+from uploader.errors import ApiError, ConfirmationRequired, InputError, LockHeldError
 from uploader.settings import ResolvedSettings, resolve
 from uploader.watch import DropFolder, ProcessResult, watch_folder
 
@@ -182,3 +182,15 @@ def test_loop_mode_stops_when_asked(tmp_path: Path, settings: ResolvedSettings) 
     )
     assert script.calls == ["late.csv"]
     assert report.passes == 2
+
+
+def test_an_unconfirmed_large_send_stops_with_its_own_exit_code(
+    tmp_path: Path, settings: ResolvedSettings
+) -> None:
+    folder = DropFolder(tmp_path)
+    drop(folder, "big.csv", "many rows")
+    script = Script({"big.csv": ConfirmationRequired("50,000 rows: set assume_yes = true")})
+    report = watch_folder(folder, settings, once=True, settle=0, processor=script)
+    assert report.exit_code == 5
+    assert names(folder.processing) == ["big.csv"]
+    assert "assume_yes" in report.outcomes[0].describe()
