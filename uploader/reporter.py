@@ -708,7 +708,8 @@ def report_results(
     if watch_timeout is None:
         found = results(client, batch_ids, progress=progress, **filters)
         write(found)
-        return ResultsRun(list(batch_ids), found, summarize_results(found), *report[:1])
+        written = report[0] if report else None
+        return ResultsRun(list(batch_ids), found, summarize_results(found), written)
     watched = watch_results(
         client,
         batch_ids,
