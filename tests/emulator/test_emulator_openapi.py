@@ -101,3 +101,47 @@ def test_operation_matches_the_reference(specs, operation_id: str) -> None:  # t
 def test_the_security_scheme_is_the_api_key_header(specs) -> None:  # type: ignore[no-untyped-def]
     reference, ours = specs
     assert ours["components"]["securitySchemes"] == reference["components"]["securitySchemes"]
+
+
+def _response_properties(spec: dict[str, Any], op: dict[str, Any]) -> set[str]:
+    schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+    if "anyOf" in schema:  # create: CommunicationBatch | null
+        schema = next(s for s in schema["anyOf"] if s.get("type") != "null")
+    if schema.get("type") == "array":
+        schema = schema["items"]
+    return set(_resolve(spec, schema).get("properties", {}))
+
+
+@pytest.mark.parametrize("operation_id", sorted(NINE))
+def test_documented_responses_cover_the_reference_fields(specs, operation_id: str) -> None:  # type: ignore[no-untyped-def]
+    reference, ours = specs
+    ref_op = _operations(reference)[operation_id][2]
+    our_op = _operations(ours)[operation_id][2]
+    assert _response_properties(reference, ref_op) <= _response_properties(ours, our_op)
+
+
+def test_live_responses_carry_every_reference_field(specs, emulator) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    reference, _ = specs
+    schemas = reference["components"]["schemas"]
+
+    def props(name: str) -> set[str]:
+        return set(schemas[name]["properties"])
+
+    headers = {"Syllable-API-Key": emulator.api_key}
+    base = "/api/v1/outbound/batches"
+    with httpx.Client(base_url=emulator.url, headers=headers) as client:
+        created = client.post(base, json={"batch_id": "shape", "campaign_id": 1}).json()
+        request = {"reference_id": "s-1", "target": "+15125550100", "request_variables": {}}
+        client.post(f"{base}/shape/requests", json=request)
+        details = client.get(f"{base}/shape").json()
+        listed = client.get(base).json()
+        results = client.get(f"{base}/shape/results").json()
+        updated = client.put(f"{base}/shape", json={"paused": True}).json()
+    assert props("CommunicationBatch") <= set(created)
+    assert props("CommunicationBatch") <= set(updated)
+    assert props("BatchDetails") <= set(details)
+    assert props("ListResponse_CommunicationBatch_") <= set(listed)
+    assert props("CommunicationBatch") <= set(listed["items"][0])
+    assert props("CommunicationRequestResult") <= set(results[0])

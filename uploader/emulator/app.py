@@ -29,17 +29,26 @@ from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import fields, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, File, Form, HTTPException, Query, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field
 
 from uploader.emulator.faults import EmulatorStats, FaultMiddleware, TokenBucket
 from uploader.emulator.outreach import Outreach
+from uploader.emulator.schemas import (
+    BatchDetails,
+    BatchProperties,
+    CommunicationBatch,
+    CommunicationBatchInput,
+    CommunicationBatchUpdate,
+    CommunicationRequest,
+    CommunicationRequestResult,
+    ListResponseCommunicationBatch,
+    OrderByDirection,
+)
 from uploader.emulator.settings import EmulatorSettings, FaultSettings
 from uploader.emulator.store import Batch, Request, Store, iso, parse_datetime, utcnow
 from uploader.emulator.upload import UploadRejected, is_valid_target, parse_upload
@@ -51,44 +60,6 @@ log = logging.getLogger("uploader.emulator")
 API_PREFIX = "/api/v1/outbound/batches"
 _EMPTY: list[Any] = []  # FastAPI copies defaults per request; this list is never mutated
 ADMIN_PREFIX = "/_emulator"
-
-
-# -- request bodies (the shapes the official client sends) ---------------------------------------
-class BatchProperties(StrEnum):
-    batch_id = "batch_id"
-    campaign_id = "campaign_id"
-    status = "status"
-    expires_on = "expires_on"
-    last_updated_at = "last_updated_at"
-
-
-class OrderByDirection(StrEnum):
-    asc = "asc"
-    desc = "desc"
-
-
-class CommunicationBatchInput(BaseModel):
-    batch_id: str = Field(min_length=1, description="Unique ID for conversation batch")
-    campaign_id: int = Field(description="Unique ID for campaign")
-    expires_on: datetime | None = Field(None, description="Timestamp of batch expiration")
-    paused: bool | None = Field(None, description="Whether the batch is on HOLD")
-    call_rate: int | None = Field(None, ge=0, description="Target outreach attempts per hour")
-    auto_call_rate: bool = Field(False, description="Pace automatically to finish by expires_on")
-
-
-class CommunicationBatchUpdate(BaseModel):
-    paused: bool | None = None
-    expires_on: datetime | None = None
-    call_rate: int | None = Field(None, ge=0)
-    auto_call_rate: bool | None = None
-
-
-class CommunicationRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    reference_id: str = Field(min_length=1, description="ID for target outreach")
-    target: str = Field(min_length=1, description="Target phone number")
-    request_variables: dict[str, str] = Field(description="Variables for request")
 
 
 # -- state ---------------------------------------------------------------------------------------
@@ -276,6 +247,8 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
     @router.get(
         API_PREFIX,
         operation_id="outbound_batch_list",
+        response_model=None,
+        responses={200: {"model": ListResponseCommunicationBatch}},
         summary="List Outbound Communication Batches",
     )
     async def outbound_batch_list(
@@ -343,6 +316,8 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
     @router.post(
         API_PREFIX,
         operation_id="outbound_batch_create",
+        response_model=None,
+        responses={200: {"model": CommunicationBatch}},
         summary="Create Outbound Communication Batch",
     )
     async def outbound_batch_create(body: CommunicationBatchInput) -> Response:
@@ -373,6 +348,8 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
     @router.get(
         API_PREFIX + "/{batch_id}",
         operation_id="outbound_batch_get_by_id",
+        response_model=None,
+        responses={200: {"model": BatchDetails}},
         summary="Get Outbound Communication Batch",
     )
     async def outbound_batch_get_by_id(batch_id: str) -> Response:
@@ -385,6 +362,8 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
     @router.put(
         API_PREFIX + "/{batch_id}",
         operation_id="outbound_batch_update",
+        response_model=None,
+        responses={200: {"model": CommunicationBatch}},
         summary="Update Outbound Communication Batch",
     )
     async def outbound_batch_update(batch_id: str, body: CommunicationBatchUpdate) -> Response:
@@ -467,6 +446,8 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
     @router.get(
         API_PREFIX + "/{batch_id}/results",
         operation_id="outbound_batch_results",
+        response_model=None,
+        responses={200: {"model": list[CommunicationRequestResult]}},
         summary="Fetch Outbound Communication Batch Results",
     )
     async def outbound_batch_results(
