@@ -93,6 +93,11 @@ def emulator(
 
     Prints one line when ready, e.g. ``emulator ready at http://127.0.0.1:8000``. The admin
     API (faults, stats, reset) lives under /_emulator. Stop with Ctrl-C.
+
+    \b
+    Example:
+      syllable-upload emulator --port 8000
+      syllable-upload emulator --port 8000 --error-rate 0.1 --rate-429 0.05 --db state.sqlite
     """
     try:
         settings = EmulatorSettings.make(
