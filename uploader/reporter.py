@@ -44,6 +44,7 @@ from uploader.sheetwriter import (
     SHEET_MAX_COLUMNS,
     SHEET_MAX_ROWS,
     is_number,
+    needs_zip64,
     neutralise_csv_value,
     sheet_name,
     write_delimited,
@@ -353,6 +354,52 @@ def _settings_rows(settings: Mapping[str, Any] | None) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _write_file(
+    out: Path,
+    fmt: str,
+    header: list[str],
+    source: _RowSource,
+    table: Table,
+    sample: list[list[str]],
+    summary_rows: Callable[[], list[tuple[Any, ...]]],
+    zip64: bool,
+    progress: ProgressCallback | None,
+) -> int:
+    """Write to a temporary sibling, then rename over ``out``: never half a report on disk."""
+    status_col = len(table.headers) + 1
+    tmp: Path | None = None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        rows = source.rows()
+        if fmt in ("csv", "tsv"):
+            count = write_delimited(tmp, header, rows, "," if fmt == "csv" else "\t")
+        else:
+            writer = write_xlsx if fmt == "xlsx" else write_ods
+            sheet = sheet_name(table.sheet, "Summary")
+            count = writer(
+                tmp,
+                header,
+                rows,
+                table.n_rows,
+                sample,
+                summary_rows,
+                sheet,
+                status_col,
+                progress,
+                zip64,
+            )
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None and tmp.exists():
+            tmp.unlink()
+    return count
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.samefile(b)
@@ -389,8 +436,6 @@ def write_report(
             f"{out}: {table.n_rows:,} rows x {len(header)} columns do not fit in one {fmt} "
             f"sheet ({SHEET_MAX_ROWS:,} x {SHEET_MAX_COLUMNS:,}); write the report as .csv"
         )
-    status_col = len(headers) + 1
-    source = _RowSource(validation, outcomes, results)
     sample = [
         [_text(col[i]) for col in table.columns] + [""] * len(ADDED_COLUMNS)
         for i in range(min(table.n_rows, 1000))
@@ -424,31 +469,19 @@ def write_report(
         raise ConfigError(f"{out}: the report would overwrite the input file; choose another name")
     if out.is_dir():
         raise ConfigError(f"{out} is a folder; give the report a file name, e.g. {out}/report.xlsx")
-    tmp: Path | None = None
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        rows = source.rows()
-        if fmt in ("csv", "tsv"):
-            count = write_delimited(tmp, header, rows, "," if fmt == "csv" else "\t")
-        elif fmt == "xlsx":
-            sheet = sheet_name(table.sheet, "Summary")
-            count = write_xlsx(
-                tmp, header, rows, table.n_rows, sample, summary_rows, sheet, status_col, progress
+    zip64 = needs_zip64(table.n_rows, len(header), sample)
+    while True:
+        source = _RowSource(validation, outcomes, results)
+        try:
+            count = _write_file(
+                out, fmt, header, source, table, sample, summary_rows, zip64, progress
             )
-        else:
-            sheet = sheet_name(table.sheet, "Summary")
-            count = write_ods(
-                tmp, header, rows, table.n_rows, sample, summary_rows, sheet, status_col, progress
-            )
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise ConfigError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
+            break
+        except RuntimeError as exc:  # zipfile: "... unexpectedly exceeded ZIP64 limit"
+            if zip64 or "ZIP64" not in str(exc):
+                raise
+            log.info("report part passed 2 GiB; writing it again with ZIP64")
+            zip64 = True
     if progress is not None:
         progress("report", count, table.n_rows)
     log.info("report written: %s (%s, %d rows)", out, fmt, count)

@@ -36,6 +36,7 @@ __all__ = [
     "STATUS_COLOURS",
     "ReportRows",
     "is_number",
+    "needs_zip64",
     "neutralise_csv_value",
     "sheet_name",
     "write_delimited",
@@ -53,6 +54,16 @@ SHEET_MAX_COLUMNS = 16_384
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def needs_zip64(n_rows: int, n_columns: int, sample: list[list[str]]) -> bool:
+    """Whether the sheet part may pass 2 GiB, judged from the first rows (with a wide margin).
+
+    ZIP64 only when needed: it is what every spreadsheet reader copes with best.
+    """
+    avg_chars = sum(len(c) for row in sample for c in row) / len(sample) if sample else 0.0
+    estimate = n_rows * (1.1 * avg_chars + 70 * n_columns + 30)  # ~70 bytes of XML per cell
+    return estimate > 2_000_000_000  # zipfile's limit is 2**31 - 1; a miss is retried with ZIP64
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,6 +296,7 @@ def write_xlsx(
     sheet: str,
     status_col: int,
     progress: ProgressCallback | None,
+    zip64: bool = False,
 ) -> int:
     ncols = len(header)
     letters = [_col_letter(j) for j in range(max(ncols, 3))]
@@ -310,7 +322,7 @@ def write_xlsx(
             f"{text(_quote_sheet(sheet))}!$A$1:${last}${n_rows + 1}</definedName></definedNames>"
             "</workbook>",
         )
-        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as raw:
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=zip64) as raw:
             cols = "".join(
                 f'<col min="{j + 1}" max="{j + 1}" width="{w:.1f}" customWidth="1"/>'
                 for j, w in enumerate(widths)
@@ -464,6 +476,7 @@ def write_ods(
     sheet: str,
     status_col: int,
     progress: ProgressCallback | None,
+    zip64: bool = False,
 ) -> int:
     widths = _column_widths(header, sample)
     styles = ['<style:style style:name="hdr" style:family="table-cell"><style:text-properties '
@@ -523,7 +536,7 @@ def write_ods(
             "</config:config-item-map-entry></config:config-item-map-indexed>"
             "</config:config-item-set></office:settings></office:document-settings>",
         )
-        with zf.open("content.xml", "w", force_zip64=True) as raw:
+        with zf.open("content.xml", "w", force_zip64=zip64) as raw:
             cols = "".join(
                 f'<table:table-column table:style-name="co{j}"/>' for j in range(len(header))
             )

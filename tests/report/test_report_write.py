@@ -468,3 +468,18 @@ def test_xml_edge_cases_round_trip(tmp_path: Path, make_validation: MakeValidati
     validation = make_validation(["v"], [[v] for v in values])
     write_report(tmp_path / "x.xlsx", validation)
     assert [r[0] for r in read_xlsx(tmp_path / "x.xlsx")[1:]] == values
+
+
+def test_plain_zip_unless_the_sheet_may_pass_2_gib(tmp_path: Path, mixed: tuple) -> None:
+    """ZIP64 headers only when needed: plain zip is what every spreadsheet reader opens."""
+    from uploader.sheetwriter import needs_zip64
+
+    validation, outcomes, results = mixed
+    for ext in ("xlsx", "ods"):
+        write_report(tmp_path / f"r.{ext}", validation, outcomes, results)
+        assert {i.extract_version for i in zipfile.ZipFile(tmp_path / f"r.{ext}").infolist()} == {
+            20
+        }
+    sample = [["x" * 20] * 6 + [""] * 12]
+    assert not needs_zip64(1_048_575, 18, sample)
+    assert needs_zip64(1_000_000, 18, [["x" * 2_000] * 6 + [""] * 12])
