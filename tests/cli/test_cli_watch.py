@@ -138,3 +138,44 @@ def test_unreachable_api_keeps_the_file_for_the_next_run(
     applied = received(emulator, "applied")
     assert len(applied) == 8
     assert set(applied.values()) == {1}
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_running_watch_cleanly(tmp_path: Path, drop: Path, emulator: Any) -> None:
+    """A real `watch` process: picks files up as they arrive, and SIGTERM ends it with 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYLLABLE_")}
+    env["SYLLABLE_API_KEY"] = emulator.api_key
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "cfg")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uploader", "watch", str(drop), "--interval", "0.2",
+         "--settle", "0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (drop / "inbox").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        shutil.copy(SAMPLES / "contacts-clean.csv", drop / "inbox" / "late.csv")
+        while not (drop / "done" / "late.csv").exists() and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        assert (drop / "done" / "late.csv.report.xlsx").exists()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "SIGTERM: finishing the current file, then stopping." in err
+    assert "1 file(s): 1 done" in out
+    assert len(received(emulator)) == 8
