@@ -28,6 +28,9 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, REGION_COD
 __all__ = ["e164_column", "e164_one", "invalid_reason"]
 
 _PLAIN = r"^\+?[0-9 ().\-]+$"
+# "x12", "ext. 7" after a plain number: phonenumbers strips it and E.164 leaves it out.
+_EXTENSION = r"(?i)[ ]*(?:x|ext\.?)[ ]?[0-9]{1,6}$"
+_WITH_EXTENSION = r"(?i)^\+?[0-9 ().\-]+?[ ]*(?:x|ext\.?)[ ]?[0-9]{1,6}$"
 _MAX_INPUT = 250
 _MIN_NSN, _MAX_NSN = 2, 17
 
@@ -172,7 +175,12 @@ def _match(values: pa.Array, anchored: str | None) -> np.ndarray:
 
 
 def _lengths(values: pa.Array) -> np.ndarray:
-    return _np(pc.utf8_length(values)).astype(np.int64)
+    """Byte lengths: the same as character lengths for the ASCII digit strings used here."""
+    return _np(pc.binary_length(values)).astype(np.int64)
+
+
+def _take(values: pa.Array, rows: np.ndarray) -> pa.Array:
+    return values.take(pa.array(rows, type=pa.int64()))
 
 
 def _strip_national_prefix(values: pa.Array, rules: _Rules) -> tuple[pa.Array, np.ndarray]:
@@ -185,11 +193,17 @@ def _strip_national_prefix(values: pa.Array, rules: _Rules) -> tuple[pa.Array, n
         return values, uncertain
     if rules.has_transform:
         return values, matched  # transform rules are left to phonenumbers
-    rest = pc.replace_substring_regex(values, rules.npp, "", max_replacements=1)
-    viable_original = _match(values, rules.general)
+    rows = np.nonzero(matched)[0]
+    subset = _take(values, rows)
+    rest = pc.replace_substring_regex(subset, rules.npp, "", max_replacements=1)
+    viable_original = _match(subset, rules.general)
     rest_matches = _match(rest, rules.general)
-    strip = matched & ~(viable_original & ~rest_matches)
-    return pc.if_else(pa.array(strip), rest, values), uncertain
+    strip = ~(viable_original & ~rest_matches)
+    if not strip.any():
+        return values, uncertain
+    mask = np.zeros(len(values), dtype=bool)
+    mask[rows[strip]] = True
+    return pc.replace_with_mask(values, pa.array(mask), rest.filter(pa.array(strip))), uncertain
 
 
 def _length_status(values: pa.Array, rules: _Rules) -> np.ndarray:
@@ -201,11 +215,15 @@ def _type_ok(values: pa.Array, rules: _Rules) -> np.ndarray:
     """phonenumbers' _number_type_helper(...) != UNKNOWN, for a column of national numbers."""
     lengths = _lengths(values)
     ok = np.zeros(len(values), dtype=bool)
-    in_general = np.isin(lengths, list(rules.general_lengths)) & _match(values, rules.general)
+    candidates = np.nonzero(np.isin(lengths, list(rules.general_lengths)))[0]
+    if not len(candidates):
+        return ok
+    in_general = np.zeros(len(values), dtype=bool)
+    in_general[candidates] = _match(_take(values, candidates), rules.general)
     for n, union in rules.type_union.items():
         rows = np.nonzero(in_general & (lengths == n))[0]
         if len(rows):
-            ok[rows] = _match(values.take(pa.array(rows)), union)
+            ok[rows] = _match(_take(values, rows), union)
     return ok
 
 
@@ -291,13 +309,13 @@ def invalid_reason(value: str, region: str) -> str:
     return "no such number range"
 
 
-def e164_column(values: pa.Array, region: str) -> pa.Array:
+def e164_column(values: pa.Array | pa.ChunkedArray, region: str) -> pa.Array:
     """E.164 text for every value ("" where invalid or empty), same as :func:`e164_one`."""
     if len(values) == 0:
         return pa.array([], type=pa.string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
     unique_e164 = _e164_unique(encoded.dictionary, region)
     return unique_e164.take(encoded.indices)
 
@@ -308,10 +326,17 @@ def _e164_unique(values: pa.Array, region: str) -> pa.Array:
     done = np.zeros(n, dtype=bool)
     lengths = _lengths(values)
     done |= lengths == 0
-    plain = _match(values, _PLAIN) & (lengths <= _MAX_INPUT)
-    digits = pc.replace_substring_regex(values, r"[^0-9]", "")
+    core = values
+    with_extension = _match(values, _WITH_EXTENSION)
+    if with_extension.any():
+        stripped = pc.replace_substring_regex(values, _EXTENSION, "", max_replacements=1)
+        core = pc.if_else(pa.array(with_extension), stripped, values)
+    plain = _match(core, _PLAIN) & (lengths <= _MAX_INPUT)
+    digits = core  # only plain rows use it, so dropping their punctuation leaves the digits
+    for char in " -.()+":
+        digits = pc.replace_substring(digits, char, "")
     ndigits = _lengths(digits)
-    plus = _np(pc.starts_with(values, "+"))
+    plus = _np(pc.starts_with(core, "+"))
     fast = plain & (ndigits >= 3) & (ndigits <= _MAX_NSN) & ~done
     certain = np.zeros(n, dtype=bool)
 
@@ -333,25 +358,22 @@ def _e164_unique(values: pa.Array, region: str) -> pa.Array:
 
 
 def _plus_path(digits: pa.Array, rows: np.ndarray, out: np.ndarray, certain: np.ndarray) -> None:
-    first = _np(pc.utf8_slice_codeunits(digits, 0, 1))
-    two = _np(pc.utf8_slice_codeunits(digits, 0, 2))
-    three = _np(pc.utf8_slice_codeunits(digits, 0, 3))
-    codes = {str(c) for c in COUNTRY_CODE_TO_REGION_CODE}
-    cc_text = np.where(
-        np.isin(first, list(codes)),
-        first,
-        np.where(np.isin(two, list(codes)), two, np.where(np.isin(three, list(codes)), three, "")),
-    )
-    cc_text[first == "0"] = ""
-    for code in np.unique(cc_text):
-        if code == "":
-            continue  # no country code: phonenumbers retries oddly; let it decide
+    codes = pa.array(sorted(str(c) for c in COUNTRY_CODE_TO_REGION_CODE))
+    cc_text = pa.nulls(len(digits), pa.string())
+    for width in (3, 2, 1):  # the shortest known prefix wins, as in _extract_country_code
+        prefix = pc.utf8_slice_codeunits(digits, 0, width)
+        cc_text = pc.if_else(pc.is_in(prefix, value_set=codes), prefix, cc_text)
+    cc_text = pc.if_else(pc.starts_with(digits, "0"), pa.scalar(None, pa.string()), cc_text)
+    encoded = pc.dictionary_encode(cc_text)
+    groups = _np(encoded.indices.fill_null(-1)).astype(np.int64)
+    for g, code in enumerate(encoded.dictionary.to_pylist()):
+        # rows without a known country code stay uncertain: phonenumbers retries oddly
         cc = int(code)
         regions = COUNTRY_CODE_TO_REGION_CODE[cc]
         rules = _rules(regions[0])
         if rules is None:
             continue
-        sel = np.nonzero(cc_text == code)[0]
+        sel = np.nonzero(groups == g)[0]
         national = pc.utf8_slice_codeunits(digits.take(pa.array(sel)), len(code))
         nsn, valid, unsure = _finish(national, rules, cc)
         _store(nsn, valid, unsure, cc, rows[sel], out, certain)
@@ -371,28 +393,32 @@ def _national_path(
 
     cc = rules.country_code
     code = str(cc)
-    starts = _np(pc.starts_with(digits, code))
+    starts = _np(pc.starts_with(digits, code)) & ~unsure
     with_cc = np.zeros(len(digits), dtype=bool)
-    national = digits
     main = _rules(COUNTRY_CODE_TO_REGION_CODE[cc][0])
-    if starts.any():
+    cc_rows = np.nonzero(starts)[0]
+    if len(cc_rows):
         if main is None:
             return
-        potential = pc.utf8_slice_codeunits(digits, len(code))
+        # _maybe_extract_country_code: keep the default country code when the number is not
+        # possible as written but is without it (or is too long as written).
+        written = _take(digits, cc_rows)
+        potential = pc.utf8_slice_codeunits(written, len(code))
         potential, strip_unsure = _strip_national_prefix(potential, rules)
-        unsure |= strip_unsure & starts
-        original_ok = _match(digits, rules.general)
+        unsure[cc_rows[strip_unsure]] = True
+        original_ok = _match(written, rules.general)
         potential_ok = _match(potential, rules.general)
-        too_long = _length_status(digits, rules) == _TOO_LONG
-        with_cc = starts & ((~original_ok & potential_ok) | too_long)
-        national = pc.if_else(pa.array(with_cc), potential, digits)
-
-    # Numbers read with the country code use the main region's rules; others the default's.
-    for mask, use in ((with_cc, main), (~with_cc, rules)):
-        sel = np.nonzero(mask & ~unsure)[0]
-        if not len(sel) or use is None:
-            continue
-        nsn, valid, more_unsure = _finish(national.take(pa.array(sel)), use, cc)
+        too_long = _length_status(written, rules) == _TOO_LONG
+        taken = ((~original_ok & potential_ok) | too_long) & ~strip_unsure
+        with_cc[cc_rows[taken]] = True
+        sel = cc_rows[taken]
+        if len(sel):
+            # read with the country code: the main region's rules apply from here on
+            nsn, valid, more_unsure = _finish(potential.filter(pa.array(taken)), main, cc)
+            _store(nsn, valid, more_unsure, cc, rows[sel], out, certain)
+    sel = np.nonzero(~with_cc & ~unsure)[0]
+    if len(sel):
+        nsn, valid, more_unsure = _finish(_take(digits, sel), rules, cc)
         _store(nsn, valid, more_unsure, cc, rows[sel], out, certain)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import datetime as dt
 import io
 import logging
@@ -25,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, overload
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -64,16 +66,16 @@ class TextColumn(Sequence[str]):
 
     def __init__(self, values: pa.Array | pa.ChunkedArray | Sequence[str]) -> None:
         self._list: list[str] | None = None
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-        if isinstance(values, pa.Array):
-            self._array: pa.Array | None = values
+        if isinstance(values, pa.ChunkedArray) and values.num_chunks == 1:
+            values = values.chunk(0)
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            self._array: pa.Array | pa.ChunkedArray | None = values
         else:
             self._array = None
             self._list = [str(v) for v in values]
 
-    def arrow(self) -> pa.Array:
-        """The column as an Arrow string array (no nulls)."""
+    def arrow(self) -> pa.Array | pa.ChunkedArray:
+        """The column as an Arrow string array (no nulls), possibly chunked."""
         if self._array is None:
             self._array = pa.array(self._list, type=pa.string())
         return self._array
@@ -108,23 +110,72 @@ class TextColumn(Sequence[str]):
     __hash__ = None  # type: ignore[assignment]
 
 
-def as_arrow(column: Sequence[str]) -> pa.Array:
+def as_arrow(column: Sequence[str]) -> pa.Array | pa.ChunkedArray:
     """Any column (``TextColumn``, list, ...) as an Arrow string array."""
     if isinstance(column, TextColumn):
         return column.arrow()
     return pa.array([str(v) for v in column], type=pa.string())
 
 
-def clean_array(values: pa.Array) -> pa.Array:
-    """Nulls to "", control characters (except \\n, \\t) removed, NFC, trimmed; vectorised."""
-    if values.type != pa.string():
-        values = values.cast(pa.string())
-    values = pc.fill_null(values, "")
-    if pc.any(pc.match_substring_regex(values, _CONTROL)).as_py():
-        values = pc.replace_substring_regex(values, _CONTROL, "")
-    if not pc.all(pc.string_is_ascii(values)).as_py():
-        values = pc.utf8_normalize(values, form="NFC")
-    return pc.utf8_trim_whitespace(values)
+def _bytes_of(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, UTF-8 bytes) of a string array, as numpy views (no copies)."""
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[
+        chunk.offset : chunk.offset + len(chunk) + 1
+    ]
+    data_buffer = chunk.buffers()[2]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else _NO_BYTES
+    return offsets, data
+
+
+_NO_BYTES = np.zeros(0, dtype=np.uint8)
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[[9, 10, 11, 12, 13, 32]] = True
+_ASCII_SPACE[128:] = True  # a non-ASCII first/last byte may be Unicode space: let trim decide
+
+
+def _clean_chunk(chunk: pa.Array) -> pa.Array:
+    if chunk.type != pa.string():
+        chunk = chunk.cast(pa.string())
+    if chunk.null_count:
+        chunk = pc.fill_null(chunk, "")
+    if len(chunk) == 0:
+        return chunk
+    offsets, data = _bytes_of(chunk)
+    data = data[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
+    ascii_only = not (data >= 0x80).any()
+    control = ((data < 0x20) & (data != 9) & (data != 10)).any() or (data == 0x7F).any()
+    if not ascii_only and not control:
+        lead = np.nonzero(data[:-1] == 0xC2)[0]
+        control = bool(((data[lead + 1] >= 0x80) & (data[lead + 1] <= 0x9F)).any())
+    if control:
+        chunk = pc.replace_substring_regex(chunk, _CONTROL, "")
+    if not ascii_only:
+        chunk = pc.utf8_normalize(chunk, form="NFC")
+    if control or not ascii_only:
+        return pc.utf8_trim_whitespace(chunk)
+    filled = offsets[1:] > offsets[:-1]
+    if not filled.any():
+        return chunk
+    firsts = data[offsets[:-1][filled]]
+    lasts = data[offsets[1:][filled] - 1]
+    if _ASCII_SPACE[firsts].any() or _ASCII_SPACE[lasts].any():
+        chunk = pc.utf8_trim_whitespace(chunk)
+    return chunk
+
+
+def clean_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Nulls to "", control characters (except \\n, \\t) removed, NFC, trimmed; vectorised.
+
+    Byte-level checks on the raw UTF-8 skip each pass a column does not need (most columns of
+    most files are ASCII without stray spaces), so clean files pay almost nothing.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        return pa.chunked_array(
+            [_clean_chunk(c) for c in values.chunks] or [pa.array([], pa.string())],
+            type=pa.string(),
+        )
+    return _clean_chunk(values)
 
 
 def clean_text(value: str) -> str:
@@ -187,7 +238,9 @@ def column_letter(index: int) -> str:
 # --------------------------------------------------------------------------------------- text
 
 
-def decode_text(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
+def decode_text(
+    data: bytes, encoding: str | None, path: Path, *, try_utf8: bool = True
+) -> tuple[str, str]:
     """Bytes to text: explicit encoding, else BOM, else UTF-8, else cp1252, else latin-1."""
     if encoding:
         try:
@@ -216,7 +269,7 @@ def decode_text(data: bytes, encoding: str | None, path: Path) -> tuple[str, str
                     f"(byte {exc.start})",
                     path=str(path),
                 ) from exc
-    if b"\x00" in data[:4096]:
+    if _mostly_nul(data):
         # UTF-16 without a BOM: every other byte of ASCII text is zero.
         for name in ("utf-16-le", "utf-16-be"):
             try:
@@ -229,14 +282,21 @@ def decode_text(data: bytes, encoding: str | None, path: Path) -> tuple[str, str
             "looks binary (contains NUL bytes) and is not UTF-16 text; is it really a CSV?",
             path=str(path),
         )
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    if try_utf8:
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+def _mostly_nul(data: bytes) -> bool:
+    """UTF-16 without BOM or a binary file: NUL bytes are common, not a stray one or two."""
+    head = data[:4096]
+    return head.count(0) > max(2, len(head) // 10)
 
 
 def sniff_delimiter(sample: str, default: str = ",") -> str:
@@ -269,21 +329,23 @@ def _read_text(path: Path, fmt: str, options: ReadOptions) -> Table:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot be opened: {exc.strerror or exc}", path=str(path)) from exc
-    text, encoding = decode_text(data, options.encoding, path)
-    del data
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    return _read_text_data(path, fmt, options, data)
+
+
+def _read_text_data(path: Path, fmt: str, options: ReadOptions, data: bytes) -> Table:
+    """Header with the csv module, body with pyarrow (UTF-8 bytes passed through untouched)."""
+    head, encoding, body_text = _decode_head(data, options.encoding, path)
     delimiter = options.delimiter
     if delimiter in ("\\t", "tab", "TAB"):
         delimiter = "\t"
     if not delimiter:
-        delimiter = sniff_delimiter(text[:65536], "\t" if fmt == "tsv" else ",")
+        delimiter = sniff_delimiter(head[:65536], "\t" if fmt == "tsv" else ",")
     if len(delimiter) != 1:
         raise InputError(f"delimiter must be one character, got {delimiter!r}", path=str(path))
 
     # The header row (and title rows above it) are parsed with the csv module, which tells how
     # many physical lines they span; the data below goes to pyarrow in one piece.
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(head), delimiter=delimiter)
     header: list[str] | None = None
     try:
         for _ in range(options.header_row):
@@ -298,14 +360,27 @@ def _read_text(path: Path, fmt: str, options: ReadOptions) -> Table:
             "lower down)",
             path=str(path),
         )
-    offset = _line_offset(text, reader.line_num)
-    body = text[offset:]
-    del text
-    columns = _parse_csv_body(body, delimiter, len(header), path)
-    n_rows = len(columns[0]) if columns else 0
+    offset = _line_offset(head, reader.line_num)
+    body: bytes | memoryview
+    if body_text is None:  # UTF-8 on disk: hand pyarrow the bytes as they are
+        bom = 3 if data.startswith(codecs.BOM_UTF8) else 0
+        body = memoryview(data)[bom + len(head[:offset].encode("utf-8")) :]
+    else:
+        body = body_text[offset:].encode("utf-8")
+    try:
+        columns = _parse_csv_body(body, delimiter, len(header), path)
+    except _NotUtf8:
+        # The first megabyte was UTF-8 but the rest is not: decode it all as cp1252/latin-1.
+        text, encoding = decode_text(data, None, path, try_utf8=False)
+        table = _read_text_data(
+            path, fmt, dataclasses.replace(options, encoding="utf-8"), text.encode("utf-8")
+        )
+        table.encoding = encoding
+        return table
     if len(columns) > len(header):
         header = header + [""] * (len(columns) - len(header))
     headers = [h.replace("\ufeff", "") for h in header]
+    n_rows = len(columns[0]) if columns else 0
     first = options.header_row + 1
     return Table(
         path=path,
@@ -317,6 +392,43 @@ def _read_text(path: Path, fmt: str, options: ReadOptions) -> Table:
         encoding=encoding,
         delimiter=delimiter,
     )
+
+
+class _NotUtf8(Exception):
+    """pyarrow found invalid UTF-8 past the sample we checked."""
+
+
+_HEAD_BYTES = 1 << 20
+
+
+def _decode_head(data: bytes, encoding: str | None, path: Path) -> tuple[str, str, str | None]:
+    """(text of the first megabyte or so, encoding, whole text or None when the body is UTF-8).
+
+    For UTF-8 files only the head is decoded here (pyarrow checks the rest as it parses), so a
+    large file is not decoded and re-encoded for nothing.
+    """
+    plain_utf8 = encoding is not None and encoding.replace("_", "-").lower() in ("utf-8", "utf8")
+    looks_utf8 = encoding is None and not data.startswith(
+        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE)
+    )
+    if (plain_utf8 or looks_utf8) and not _mostly_nul(data):
+        raw = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+        cut = len(raw) if len(raw) <= _HEAD_BYTES else raw.rfind(b"\n", 0, _HEAD_BYTES) + 1
+        try:
+            head = raw[: cut or _HEAD_BYTES].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if plain_utf8:
+                raise InputError(
+                    f"cannot be decoded as {encoding} (byte {exc.start}); try another --encoding",
+                    path=str(path),
+                ) from exc
+        else:
+            name = "utf-8-sig" if raw is not data else "utf-8"
+            return head, name, None
+    text, name = decode_text(data, encoding, path, try_utf8=False)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, name, text
 
 
 def _line_offset(text: str, lines: int) -> int:
@@ -334,19 +446,23 @@ def _line_offset(text: str, lines: int) -> int:
     return pos
 
 
-def _parse_csv_body(body: str, delimiter: str, width: int, path: Path) -> list[pa.Array]:
+def _parse_csv_body(
+    body: bytes | memoryview, delimiter: str, width: int, path: Path
+) -> list[pa.ChunkedArray | pa.Array]:
     """Data rows as Arrow string columns; pyarrow first, the csv module for ragged files."""
-    if not body.strip("\r\n"):
-        return [pa.array([], type=pa.string()) for _ in range(width)]
     import pyarrow.csv as pacsv
 
+    if len(body) < 65536 and not bytes(body).strip(b"\r\n"):
+        return [pa.array([], type=pa.string()) for _ in range(width)]
     names = [f"c{i}" for i in range(width)]
+    # Quoted fields may hold newlines; without any quote the faster splitter is exact.
+    quoted = b'"' in body
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body.encode("utf-8")),
+            pa.BufferReader(pa.py_buffer(body)),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False
+                delimiter=delimiter, newlines_in_values=quoted, ignore_empty_lines=False
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
@@ -355,9 +471,15 @@ def _parse_csv_body(body: str, delimiter: str, width: int, path: Path) -> list[p
             ),
         )
     except pa.ArrowInvalid as exc:
+        if "utf8" in str(exc).lower():
+            raise _NotUtf8(str(exc)) from exc
         log.debug("pyarrow could not parse %s (%s); using the csv module", path, exc)
-        return _parse_csv_python(body, delimiter, width, path)
-    return [table.column(i).combine_chunks() for i in range(width)]
+        try:
+            text = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as decode_exc:
+            raise _NotUtf8(str(decode_exc)) from decode_exc
+        return _parse_csv_python(text, delimiter, width, path)
+    return [table.column(i) for i in range(width)]
 
 
 def _parse_csv_python(body: str, delimiter: str, width: int, path: Path) -> list[pa.Array]:

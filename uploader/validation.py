@@ -35,7 +35,7 @@ from uploader.reader import TextColumn, as_arrow, read_table
 
 __all__ = ["LazyRecords", "generate_reference_ids", "validate"]
 
-_MAX_REASONS = 20_000  # distinct invalid numbers explained in detail; the rest get a short reason
+_MAX_REASONS = 1_000  # distinct invalid numbers explained in detail; the rest get a short reason
 
 
 class LazyRecords(Sequence[Record]):
@@ -89,6 +89,10 @@ def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(values.to_numpy(zero_copy_only=False))
 
 
+def _empty(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return _np(pc.binary_length(values)) == 0
+
+
 def generate_reference_ids(columns: Sequence[pa.Array], blank: np.ndarray) -> np.ndarray:
     """Stable ids from row content: the same file gives the same ids, run after run.
 
@@ -115,7 +119,8 @@ def _first_rows(values: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     rows = np.nonzero(candidates)[0]
     if not len(rows):
         return first
-    codes, _ = pd.factorize(values[rows])
+    picked = pa.array(values[rows], type=pa.string())
+    codes = _np(pc.dictionary_encode(picked).indices).astype(np.int64)
     _, first_pos = np.unique(codes, return_index=True)
     first[rows] = rows[first_pos[codes]]
     return first
@@ -174,7 +179,7 @@ def validate(
 
     blank = np.ones(n, dtype=bool)
     for col in columns:
-        blank &= _np(pc.equal(col, ""))
+        blank &= _empty(col)
     if n == 0 or blank.all():
         raise InputError(
             f"has no data rows below the header (row {options.header_row})",
@@ -189,7 +194,7 @@ def validate(
     target = columns[where["target"]]
     e164_arrow = e164_column(target, region)
     e164 = _np(e164_arrow)
-    target_empty = _np(pc.equal(target, ""))
+    target_empty = _empty(target)
     rows = np.nonzero(filled & target_empty)[0]
     issues.add(
         10,
@@ -297,7 +302,7 @@ def validate(
     keys = [h.strip() for h in mapping.variables]
     for order, name in enumerate(options.require_vars):
         j = where["variables"][keys.index(name)]
-        rows = np.nonzero(filled & _np(pc.equal(columns[j], "")))[0]
+        rows = np.nonzero(filled & _empty(columns[j]))[0]
         issues.add(
             50 + order,
             "missing_variable",

@@ -1,0 +1,8 @@
+"""Helpers for the reader tests: the phone-sample generator lives beside them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
