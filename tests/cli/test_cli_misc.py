@@ -127,3 +127,26 @@ def test_template_writes_every_file_and_refuses_to_overwrite(run_cli, tmp_path: 
 def test_quiet_template_is_silent(run_cli, tmp_path: Path) -> None:
     assert run_cli("-q", "template", tmp_path / "q") == (0, "", "")
     assert (tmp_path / "q" / "contacts-template.csv").exists()
+
+
+def test_config_init_writes_a_working_example(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "config.toml"
+    code, out, err = run_cli("--config", path, "config", "init")
+    assert code == 0, err
+    assert path.exists()
+    code, out, err = run_cli("--config", path, "config", "show", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["profile"] == "production"
+    assert data["settings"]["campaign_id"]["value"] == "42"
+    assert "SYLLABLE_PROD_KEY" in data["settings"]["api_key"]["source"]  # named, not set
+    code, _, err = run_cli("--config", path, "config", "init")
+    assert code == 2
+    assert "--force" in err
+
+
+def test_config_init_default_location(run_cli, tmp_path: Path) -> None:
+    code, out, _ = run_cli("config", "init")
+    assert code == 0
+    assert "config.toml" in out
+    assert (tmp_path / "xdg-config" / "syllable-bulk-uploader" / "config.toml").exists()

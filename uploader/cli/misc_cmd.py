@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from uploader.cli.context import output, resolve_settings
+from uploader.cli.context import cli_state, output, resolve_settings
 from uploader.cli.options import client_options, json_option
 from uploader.templates import write_samples, write_templates
 
@@ -103,6 +103,31 @@ def config_show(ctx: click.Context, as_json: bool, **params: Any) -> None:
     for row in rows:
         lines.append(f"{row['setting']:<{width}}  {row['value']:<{value_width}}  {row['source']}")
     out.summary(data, lines)
+
+
+@config_group.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing config file.")
+@click.pass_context
+def config_init(ctx: click.Context, force: bool) -> None:
+    """Write an example config file (profiles) where the tool looks for it, to edit.
+
+    Uses --config PATH when given, else the default location shown by ``config show``.
+
+    \b
+    Example:
+      syllable-upload config init && syllable-upload config show
+    """
+    from uploader.errors import ConfigError
+    from uploader.settings import default_config_path
+    from uploader.templates import TEMPLATE_FILES
+
+    state = cli_state(ctx)
+    path = state.config_path or default_config_path()
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists; edit it, or pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    TEMPLATE_FILES["config.example.toml"](path)
+    output(ctx).summary({"config_file": str(path)}, f"wrote {path}; edit it, then: config show")
 
 
 # --------------------------------------------------------------------------- demo and watch
