@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uploader.config import ApiKey
-from uploader.errors import ConfigError
+from uploader.errors import ConfigError, NotFoundError
 from uploader.models import (
     ColumnMapping,
     RowIssue,
@@ -509,19 +509,28 @@ def results(
     reference_id: str | None = None,
     status: str | None = None,
     insights_status: str | None = None,
+    skip_missing: bool = False,
     progress: ProgressCallback | None = None,
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Every request result of the given batches, keyed by ``(batch_id, reference_id)``.
 
     The filters are the ``results`` operation's own (``status`` is a request status such as
-    ``COMPLETED``); they narrow what the server returns, per batch.
+    ``COMPLETED``); they narrow what the server returns, per batch. ``skip_missing`` passes over
+    batches the server does not know (a journal's batch whose creation never landed) instead of
+    failing with :class:`~uploader.errors.NotFoundError`.
     """
     out: dict[tuple[str, str], dict[str, Any]] = {}
     unique = list(dict.fromkeys(batch_ids))
     for done, batch_id in enumerate(unique, start=1):
-        items = client.results(
-            batch_id, reference_id=reference_id, status=status, insights_status=insights_status
-        )
+        try:
+            items = client.results(
+                batch_id, reference_id=reference_id, status=status, insights_status=insights_status
+            )
+        except NotFoundError:
+            if not skip_missing:
+                raise
+            log.warning("batch %s is not on the server; its rows have no results", batch_id)
+            items = []
         for item in items:
             out[(batch_id, str(item.get("reference_id", "")))] = dict(item)
         if progress is not None:

@@ -166,6 +166,8 @@ def test_journal_gives_batches_outcomes_and_source(
                 PlannedRow(5, RowState.PENDING, 1, "m4", "+15125550104"),
             ],
         )
+        journal.batch_creating(run_info, 1)
+        journal.batch_created(run_info, 1)
         journal.rows_sending(run_info, [2, 5])
         journal.row_accepted(run_info, 2)
         journal.row_failed(run_info, 5, "gave up after 8 attempts")
@@ -189,7 +191,7 @@ def test_journal_against_a_changed_file_is_refused(
         csv.writer(fh).writerows([HEADERS, ROWS[3], ROWS[0]])  # rows swapped since the run
     journal_path = tmp_path / "run.journal"
     with Journal(journal_path) as journal:
-        journal.create_run(
+        run_info = journal.create_run(
             fingerprint="fp",
             file_path=str(moved),
             file_hash="h",
@@ -200,6 +202,8 @@ def test_journal_against_a_changed_file_is_refused(
                 PlannedRow(3, RowState.PENDING, 1, "m4", "+15125550104"),
             ],
         )
+        journal.batch_creating(run_info, 1)
+        journal.batch_created(run_info, 1)
     code, _, err = run(
         capsys, emulator, "--journal", journal_path, *MAP, "--report", tmp_path / "r.csv"
     )
@@ -226,3 +230,50 @@ def test_summary_text_without_report(
 def test_unknown_batch_is_a_clear_error(capsys: pytest.CaptureFixture[str], emulator: Any) -> None:
     code, _, err = run(capsys, emulator, "--batch-id", "nope")
     assert code == 2 and "nope" in err and "Traceback" not in err
+
+
+def test_journal_batches_never_created_are_passed_over(
+    capsys: pytest.CaptureFixture[str], emulator: Any, batch: str, source: Path, tmp_path: Path
+) -> None:
+    journal_path = tmp_path / "run.journal"
+    with Journal(journal_path) as journal:
+        run_info = journal.create_run(
+            fingerprint="fp",
+            file_path=str(source),
+            file_hash="h",
+            settings={},
+            batches=[(1, batch, 1), (2, "cli-results-002", 1), (3, "cli-results-003", 1)],
+            rows=[
+                PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101"),
+                PlannedRow(3, RowState.REFUSED, None, "m2", "", None, "bad phone"),
+                PlannedRow(4, RowState.BLANK),
+                PlannedRow(5, RowState.PENDING, 2, "m4", "+15125550104"),
+            ],
+        )
+        journal.batch_creating(run_info, 1)
+        journal.batch_created(run_info, 1)
+        journal.batch_creating(run_info, 2)  # died before the server answered: maybe absent
+    report = tmp_path / "partial-run.csv"
+    code, _out, err = run(capsys, emulator, "--journal", journal_path, *MAP, "--report", report)
+    assert code == 0, err
+    assert "cli-results-002" in err  # said so, did not fail
+    with open(report, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["request_status"] and rows[3]["upload_status"] == "pending"
+
+
+def test_journal_without_created_batches(
+    capsys: pytest.CaptureFixture[str], emulator: Any, source: Path, tmp_path: Path
+) -> None:
+    journal_path = tmp_path / "run.journal"
+    with Journal(journal_path) as journal:
+        journal.create_run(
+            fingerprint="fp",
+            file_path=str(source),
+            file_hash="h",
+            settings={},
+            batches=[(1, "never-001", 1)],
+            rows=[PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101")],
+        )
+    code, _, err = run(capsys, emulator, "--journal", journal_path, *MAP)
+    assert code == 2 and "created no batch" in err

@@ -21,14 +21,18 @@ __all__ = ["register", "results_command"]
 
 
 def _journal_run(path: Path) -> tuple[list[str], dict[int, RowOutcome], Path | None]:
-    """Batch ids, row outcomes and source file of the journal's most recent run."""
-    from uploader.journal import Journal, load_outcomes
+    """Batch ids (those the run got as far as creating), row outcomes and source file of the
+    journal's most recent run."""
+    from uploader.journal import BatchState, Journal, load_outcomes
 
-    batch_ids, outcomes = load_outcomes(path)
+    _, outcomes = load_outcomes(path)
     journal = Journal(path, lock=False)
     try:
         run = journal.latest_run()
-        source = Path(run.file_path) if run is not None and run.file_path else None
+        if run is None:
+            return [], outcomes, None
+        batch_ids = [b.batch_id for b in journal.batches(run) if b.state != BatchState.PLANNED]
+        source = Path(run.file_path) if run.file_path else None
     finally:
         journal.close()
     return batch_ids, outcomes, source
@@ -158,6 +162,8 @@ def results_command(
                 source = run_source
             else:
                 out.note(f"the run's file {run_source} is gone; listing the server's requests")
+    if not ids and journal_file is not None:
+        raise ConfigError(f"journal {journal_file}: its last run created no batch yet")
     if not ids:
         raise click.UsageError("name the batches: --batch-id ID (repeatable) or --journal PATH")
     validation: ValidationResult | None = None
@@ -182,6 +188,7 @@ def results_command(
                 reference_id=reference_id,
                 status=request_status,
                 insights_status=insights_status,
+                skip_missing=journal_file is not None,
             )
     out.summary(run.to_dict(), run.render())
     if run.watched and not run.settled:
