@@ -363,6 +363,11 @@ class Journal:
         )
         return [self._run(r) for r in rows]
 
+    def runs_for_file(self, file_hash: str) -> list[RunInfo]:
+        """Every run of the same file, finished or not, oldest first (trials before full runs)."""
+        rows = self._query("SELECT * FROM runs WHERE file_hash=? ORDER BY id", (file_hash,))
+        return [self._run(r) for r in rows]
+
     def latest_run(self) -> RunInfo | None:
         rows = self._query("SELECT * FROM runs ORDER BY id DESC LIMIT 1")
         return self._run(rows[0]) if rows else None
