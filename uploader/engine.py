@@ -20,20 +20,21 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
-from uploader.chunker import content_hash, plan_batches, safe_stem, upload_csv
+from uploader.chunker import PlannedBatch, content_hash, plan_batches, safe_stem, upload_csv
 from uploader.client import SyllableClient, batch_has_content, requests_match
 from uploader.config import ClientConfig, ReadOptions, UploadOptions
 from uploader.errors import (
     ApiError,
     AuthError,
     ConfigError,
+    ConfirmationRequired,
     ConflictError,
     InputError,
     NotFoundError,
@@ -60,7 +61,14 @@ from uploader.models import (
     ValidationResult,
 )
 
-__all__ = ["BatchInfo", "UploadResult", "fingerprint_settings", "upload"]
+__all__ = [
+    "BatchInfo",
+    "UploadResult",
+    "assign_batches",
+    "fingerprint_settings",
+    "run_fingerprint",
+    "upload",
+]
 
 log = logging.getLogger("uploader")
 
@@ -113,6 +121,9 @@ class UploadResult:
     def exit_code(self) -> int:
         """0 when every non-blank row is accepted (and every batch verified), else 1."""
         bad = sum(self.counts.get(k, 0) for k in ("refused", "rejected", "failed", "pending"))
+        if self.extra.get("sample") is not None:  # a trial leaves the rest pending on purpose
+            bad = sum(self.counts.get(k, 0) for k in ("refused", "rejected", "failed"))
+            bad += sum(b.pending for b in self.batches)
         unverified = any(b.error for b in self.batches)
         return 1 if bad or unverified else 0
 
@@ -162,6 +173,14 @@ def _fingerprint(digest: str, settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+#: Public name for the run identity (the planner looks runs up with it).
+run_fingerprint = _fingerprint
+
+#: Appended to the batch id template of a ``--sample`` trial, so the trial's batch never shares
+#: an id with the batches of the full run that follows it.
+TRIAL_SUFFIX = "-trial"
+
+
 def _check_options(options: UploadOptions) -> None:
     if options.mode not in ("upload", "add"):
         raise ConfigError(f"mode must be 'upload' or 'add', not {options.mode!r}")
@@ -171,6 +190,79 @@ def _check_options(options: UploadOptions) -> None:
         raise ConfigError(f"concurrency must be at least 1, not {options.concurrency}")
     if options.auto_call_rate and options.expires_on is None:
         raise ConfigError("--auto-call-rate needs --expires-on (the deadline to pace for)")
+
+
+def assign_batches(
+    records: Sequence[Record],
+    options: UploadOptions,
+    *,
+    path: Path,
+    digest: str,
+    today: Date,
+    skip: Collection[int] = (),
+) -> list[PlannedBatch]:
+    """The batches a new run puts ``records`` in (``plan`` shows the same ones).
+
+    ``--sample N`` keeps the first N records, in batches named with :data:`TRIAL_SUFFIX`;
+    ``skip`` leaves out rows an earlier trial already sent.
+    """
+    records = list(records)
+    if options.sample is not None:
+        records = records[: options.sample]
+    if skip:
+        records = [rec for rec in records if rec.row_number not in skip]
+    if options.batch_id:
+        if options.mode == "upload" and len(records) > options.batch_size:
+            raise ConfigError(
+                f"--batch-id names one batch but {len(records):,} rows need "
+                f"{-(-len(records) // options.batch_size)} batches of {options.batch_size:,}; "
+                "raise --batch-size or use a --batch-id-template"
+            )
+        size = max(1, len(records))
+        return plan_batches(records, batch_size=size, ids=[options.batch_id])
+    template = options.batch_id_template
+    if options.sample is not None:
+        template += TRIAL_SUFFIX
+    return plan_batches(
+        records,
+        batch_size=options.batch_size,
+        template=template,
+        stem=safe_stem(path),
+        digest=digest,
+        day=today,
+        campaign=options.campaign_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Trial:
+    """Batches and settled rows of earlier ``--sample`` trials of the same file and settings."""
+
+    rows: list[tuple[str, RowEntry]]  # (batch id, row)
+
+
+def _earlier_trials(
+    journal: Journal, digest: str, fingerprint: str, settings: Mapping[str, Any]
+) -> _Trial | None:
+    """A full run after a trial takes over the trial's batches and rows (never sent twice)."""
+    if settings.get("sample") is not None:
+        return None
+    loose = ("sample", "plan", "batch_size")  # a trial may use another batch size
+    same = json.loads(
+        json.dumps({k: v for k, v in settings.items() if k not in loose}, default=str)
+    )  # as the journal stores it (tuples become lists)
+    rows: list[tuple[str, RowEntry]] = []
+    for run in journal.runs_for_file(digest):
+        other = {k: v for k, v in run.settings.items() if k not in loose}
+        if run.fingerprint == fingerprint or run.settings.get("sample") is None or other != same:
+            continue
+        ids = {b.seq: b.batch_id for b in journal.batches(run)}
+        rows.extend(
+            (ids[r.batch_seq], r)
+            for r in journal.rows(run, states=[RowState.ACCEPTED, RowState.REJECTED])
+            if r.batch_seq is not None
+        )
+    return _Trial(rows) if rows else None
 
 
 def _plan_run(
@@ -183,30 +275,41 @@ def _plan_run(
     validation: ValidationResult,
     options: UploadOptions,
     today: Date,
+    plan: list[PlannedBatch] | None = None,
+    verdicts: Mapping[int, tuple[str, str]] | None = None,
+    trial: _Trial | None = None,
 ) -> RunInfo:
-    """Group the valid records into batches and store the whole plan in one transaction."""
-    records = list(validation.records)
-    if options.sample is not None:
-        records = records[: options.sample]
-    if options.batch_id:
-        if options.mode == "upload" and len(records) > options.batch_size:
-            raise ConfigError(
-                f"--batch-id names one batch but {len(records):,} rows need "
-                f"{-(-len(records) // options.batch_size)} batches of {options.batch_size:,}; "
-                "raise --batch-size or use a --batch-id-template"
-            )
-        size = max(1, len(records))
-        plan = plan_batches(records, batch_size=size, ids=[options.batch_id])
-    else:
-        plan = plan_batches(
-            records,
-            batch_size=options.batch_size,
-            template=options.batch_id_template,
-            stem=safe_stem(path),
-            digest=digest,
-            day=today,
-            campaign=options.campaign_id,
+    """Group the valid records into batches and store the whole plan in one transaction.
+
+    ``plan``/``verdicts`` come from a reviewed plan file (rows with a verdict are not sent);
+    ``trial`` holds an earlier trial's batches and rows, which this run takes over as they are.
+    """
+    verdicts = verdicts or {}
+    carried: dict[int, tuple[int, RowEntry]] = {}  # row number -> (seq here, trial row)
+    trial_batches: list[tuple[int, str, int]] = []
+    if trial is not None:
+        seq_here = {b: n for n, b in enumerate(dict.fromkeys(b for b, _ in trial.rows), start=1)}
+        for batch_id, row in trial.rows:
+            carried.setdefault(row.row_number, (seq_here[batch_id], row))
+        sizes: dict[int, int] = {}
+        for seq, _row in carried.values():
+            sizes[seq] = sizes.get(seq, 0) + 1
+        trial_batches = [(n, b, sizes.get(n, 0)) for b, n in seq_here.items()]
+    if plan is None:
+        plan = assign_batches(
+            validation.records, options, path=path, digest=digest, today=today, skip=carried
         )
+    if trial_batches:
+        offset = len(trial_batches)
+        if options.mode == "upload" and {b for _, b, _ in trial_batches} & {
+            b.batch_id for b in plan
+        }:
+            raise ConfigError(
+                "the trial went into the batch named by --batch-id, which already holds its "
+                "file; send the rest with --mode add (or without --batch-id)"
+            )
+        plan = [PlannedBatch(b.seq + offset, b.batch_id, b.records) for b in plan]
+    records = [rec for b in plan for rec in b.records]
     seq_of = {rec.row_number: b.seq for b in plan for rec in b.records}
     issues = validation.issues_by_row()
     table = validation.table
@@ -222,16 +325,25 @@ def _plan_run(
         elif status == RowStatus.REFUSED:
             message = "; ".join(issue.message for issue in issues.get(number, []))
             rows.append(PlannedRow(number, RowState.REFUSED, None, ref, target, None, message))
+        elif number in carried:
+            seq, old = carried[number]
+            rows.append(
+                PlannedRow(
+                    number, old.state, seq, old.reference_id, old.target, old.variables, old.error
+                )
+            )
         elif number in by_number:
             req = by_number[number].request
+            verdict, error = verdicts.get(number, ("pending", ""))
             rows.append(
                 PlannedRow(
                     number,
-                    RowState.PENDING,
+                    RowState(verdict),
                     seq_of[number],
                     req.reference_id,
                     req.target,
                     dict(req.request_variables),
+                    error,
                 )
             )
         else:  # valid but outside a --sample trial
@@ -241,9 +353,14 @@ def _plan_run(
         file_path=str(path),
         file_hash=digest,
         settings=settings,
-        batches=[(b.seq, b.batch_id, len(b.records)) for b in plan],
+        batches=trial_batches + [(b.seq, b.batch_id, len(b.records)) for b in plan],
         rows=rows,
     )
+    for seq, batch_id, _ in trial_batches:  # the trial made and filled them: verify only
+        journal.batch_created(run, seq, preexisting=True)
+        journal.batch_uploading(run, seq)  # no pending rows: nothing moves to sending
+        journal.batch_uploaded(run, seq)
+        log.info("batch %s: sent by an earlier trial; its rows are not sent again", batch_id)
     log.info("planned %d rows in %d batch(es)", len(records), len(plan))
     return run
 
@@ -656,11 +773,17 @@ def upload(
     validation: ValidationResult | None = None,
     today: Date | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    confirm: Callable[[dict[str, Any]], bool] | None = None,
 ) -> UploadResult:
     """Read, validate and send ``path``; resume whatever an earlier run of it left unfinished.
 
     Returns every row's outcome. Raises :class:`~uploader.errors.UploaderError` subclasses only
     when the run cannot go on (unreadable file, bad key, API unreachable, journal locked).
+
+    A new run of more than ``large_send_threshold`` rows needs ``confirmed`` or a ``confirm``
+    callback (given counts per batch) that says yes, else :class:`ConfirmationRequired`.
+    ``plan_file`` applies a reviewed plan (:mod:`uploader.planner`); a file with an
+    ``upload_error`` column is a fix-and-resend file (:mod:`uploader.resend`).
     """
     started = time.monotonic()
     path = Path(path)
@@ -673,13 +796,24 @@ def upload(
         digest = content_hash(path)
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", path=str(path)) from exc
-    settings = fingerprint_settings(read_options, options, client_config)
-    fingerprint = _fingerprint(digest, settings)
     journal_path = options.journal_path or default_journal_path(digest, safe_stem(path))
     if validation is None:
         from uploader.validation import validate
 
         validation = validate(path, read_options, progress=progress)
+    from uploader.resend import prepare_resend
+
+    validation, read_options, options = prepare_resend(
+        validation, read_options, options, client, client_config
+    )
+    settings = fingerprint_settings(read_options, options, client_config)
+    reviewed = None
+    if options.plan_file is not None:
+        from uploader.planner import read_plan
+
+        reviewed = read_plan(options.plan_file)
+        settings["plan"] = reviewed.plan_id  # an applied plan is its own run
+    fingerprint = _fingerprint(digest, settings)
     with Journal(journal_path) as journal:
         run = journal.find_run(fingerprint)
         resumed = run is not None
@@ -691,6 +825,31 @@ def upload(
                     "settings; rerun it with the same settings to finish it first, or pass a "
                     "new --journal (different settings could send rows twice)"
                 )
+            plan, verdicts, trial = None, {}, None
+            if reviewed is not None:
+                from uploader.planner import check_plan
+
+                preset = check_plan(
+                    reviewed,
+                    path=path,
+                    digest=digest,
+                    settings=settings,
+                    validation=validation,
+                    client=client,
+                    client_config=client_config,
+                )
+                plan, verdicts = preset.batches, preset.verdicts
+            else:
+                trial = _earlier_trials(journal, digest, fingerprint, settings)
+                plan = assign_batches(
+                    validation.records,
+                    options,
+                    path=path,
+                    digest=digest,
+                    today=today or Date.today(),
+                    skip={row.row_number for _, row in trial.rows} if trial else (),
+                )
+            _guard_large_send(plan, verdicts, options, confirm, path)
             run = _plan_run(
                 journal,
                 path=path,
@@ -700,6 +859,9 @@ def upload(
                 validation=validation,
                 options=options,
                 today=today or Date.today(),
+                plan=plan,
+                verdicts=verdicts,
+                trial=trial,
             )
         else:
             log.info("resuming run from journal %s", journal_path)
@@ -718,6 +880,12 @@ def upload(
             if own_client:
                 api.close()
         result = _result(journal, run, validation, options, path, journal_path)
+        result.extra["sample"] = options.sample
+        if options.failed_path is not None:
+            from uploader.resend import write_failed
+
+            result.extra["failed_rows"] = write_failed(options.failed_path, result)
+            result.extra["failed_file"] = str(options.failed_path)
         result.resumed = resumed
         result.requests_sent = runner.sent
         result.elapsed = time.monotonic() - started
@@ -726,10 +894,42 @@ def upload(
     return result
 
 
+def _guard_large_send(
+    plan: Sequence[PlannedBatch],
+    verdicts: Mapping[int, tuple[str, str]],
+    options: UploadOptions,
+    confirm: Callable[[dict[str, Any]], bool] | None,
+    path: Path,
+) -> None:
+    """Above ``large_send_threshold`` rows a new run needs a yes before anything is sent."""
+    per_batch = [
+        (b.batch_id, sum(1 for rec in b.records if rec.row_number not in verdicts)) for b in plan
+    ]
+    total = sum(n for _, n in per_batch)
+    limit = options.large_send_threshold
+    if total <= limit or options.confirmed:
+        return
+    summary = {
+        "file": str(path),
+        "rows": total,
+        "threshold": limit,
+        "batches": [{"batch_id": b, "rows": n} for b, n in per_batch],
+    }
+    if confirm is None:
+        raise ConfirmationRequired(
+            f"{total:,} rows to send is above the large-send threshold ({limit:,}) and "
+            "nobody can be asked here (not a terminal); nothing was sent. Pass --yes, or set "
+            "assume_yes = true (or a higher large_send_threshold) in the profile"
+        )
+    if not confirm(summary):
+        raise ConfirmationRequired("large send not confirmed; nothing was sent")
+    log.info("large send of %d rows confirmed", total)
+
+
 def _finished(result: UploadResult, options: UploadOptions) -> bool:
     final = {BatchState.ACTIVE} | ({BatchState.VERIFIED} if options.keep_paused else set())
     return (
-        not result.counts.get("pending")
+        not any(b.pending for b in result.batches)  # a trial's unbatched rows wait on purpose
         and not result.counts.get("failed")
         and all(b.state in final for b in result.batches)
     )
