@@ -106,8 +106,16 @@ REPORT_FORMATS: dict[str, str] = {
     ".xlsx": "xlsx",
     ".ods": "ods",
 }
-_INPUT_TO_REPORT = {"csv": "csv", "tsv": "tsv", "xlsx": "xlsx", "xlsm": "xlsx", "xls": "xlsx"}
-_INPUT_TO_REPORT["ods"] = "ods"
+#: Input format -> report format when OUT has no extension (.xls/.xlsm cannot be written: xlsx).
+_INPUT_TO_REPORT = {
+    "csv": "csv",
+    "tsv": "tsv",
+    "xlsx": "xlsx",
+    "xlsm": "xlsx",
+    "xls": "xlsx",
+    "xlsb": "xlsx",
+    "ods": "ods",
+}
 
 _SUFFIX = " (uploader)"
 _SECRET_KEY = re.compile(r"key|secret|token|password|authorization", re.IGNORECASE)
