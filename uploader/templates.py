@@ -283,11 +283,17 @@ def _write_clean_xlsx(path: Path) -> None:
 
 
 def _writer_bytes(data: bytes) -> Callable[[Path], None]:
-    return lambda path: path.write_bytes(data)
+    def write(path: Path) -> None:
+        path.write_bytes(data)
+
+    return write
 
 
 def _text(data: str) -> Callable[[Path], None]:
-    return lambda path: path.write_text(data, encoding="utf-8", newline="\n")
+    def write(path: Path) -> None:
+        path.write_text(data, encoding="utf-8", newline="\n")
+
+    return write
 
 
 #: File name -> writer, for ``templates/``.

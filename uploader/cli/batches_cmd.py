@@ -121,6 +121,7 @@ def batches() -> None:
 @click.pass_context
 def list_batches(
     ctx: click.Context,
+    /,
     page: int,
     limit: int,
     campaign_id: int | None,
@@ -166,7 +167,7 @@ def list_batches(
 @client_options
 @json_option
 @click.pass_context
-def show_batch(ctx: click.Context, batch_id: str, as_json: bool, **params: Any) -> None:
+def show_batch(ctx: click.Context, /, batch_id: str, as_json: bool, **params: Any) -> None:
     """Show one batch: status, settings and how many requests are in each state.
 
     \b
@@ -196,7 +197,7 @@ def _set_paused(
 @json_option
 @click.pass_context
 def pause_batch(
-    ctx: click.Context, batch_ids: tuple[str, ...], as_json: bool, **params: Any
+    ctx: click.Context, /, batch_ids: tuple[str, ...], as_json: bool, **params: Any
 ) -> None:
     """Put batches on hold: no more calls are made until they are resumed.
 
@@ -213,7 +214,7 @@ def pause_batch(
 @json_option
 @click.pass_context
 def resume_batch(
-    ctx: click.Context, batch_ids: tuple[str, ...], as_json: bool, **params: Any
+    ctx: click.Context, /, batch_ids: tuple[str, ...], as_json: bool, **params: Any
 ) -> None:
     """Take batches off hold so their calls start (or continue).
 
@@ -238,6 +239,7 @@ def resume_batch(
 @click.pass_context
 def update_batch(
     ctx: click.Context,
+    /,
     batch_id: str,
     expires_on: datetime | None,
     paused: bool | None,
@@ -266,7 +268,7 @@ def update_batch(
 @json_option
 @click.pass_context
 def delete_batch(
-    ctx: click.Context, batch_id: str, reason: str, yes: bool, as_json: bool, **params: Any
+    ctx: click.Context, /, batch_id: str, reason: str, yes: bool, as_json: bool, **params: Any
 ) -> None:
     """Delete a batch: its pending calls are not made. Asks first unless --yes.
 
@@ -337,6 +339,7 @@ def _reference_id_header(headers: Sequence[str]) -> str:
 @click.pass_context
 def remove(
     ctx: click.Context,
+    /,
     batch_id: str,
     reference_ids: tuple[str, ...],
     from_file: Path | None,

@@ -70,7 +70,7 @@ def config_group() -> None:
 @click.option("--campaign-id", type=int, default=None, help="As upload would take it.")
 @json_option
 @click.pass_context
-def config_show(ctx: click.Context, as_json: bool, **params: Any) -> None:
+def config_show(ctx: click.Context, /, as_json: bool, **params: Any) -> None:
     """Print every effective setting, where it came from, with the API key masked.
 
     Precedence, highest first: flags > environment > profile > defaults. Flags given here are
@@ -219,6 +219,7 @@ def _stop_on_signals(stop: threading.Event, out: Any) -> Iterator[None]:
 @click.pass_context
 def watch(
     ctx: click.Context,
+    /,
     folder: Path,
     once: bool,
     interval: float,
