@@ -179,9 +179,10 @@ def test_the_parser_never_crashes_on_arbitrary_text(text: str) -> None:
         parsed = parse_upload(("reference_id,target\n" + text).encode(), "x.csv")
     except UploadRejected:
         return
-    for ref, target, _variables in parsed.rows:
+    for ref, target, _variables, valid in parsed.rows:
         assert isinstance(ref, str)
         assert isinstance(target, str)
+        assert valid == (bool(ref) and is_valid_target(target))
 
 
 @pytest.mark.parametrize(

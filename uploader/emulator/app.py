@@ -214,28 +214,34 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
             return  # reset while parsing
         created = iso(utcnow())
         assert created is not None
+        # build the rows a slice at a time so a 100,000-row file does not stall other requests
         reqs: list[Request] = []
+        for start in range(0, len(parsed.rows), 5000):
+            if start:
+                await asyncio.sleep(0)
+            reqs.extend(
+                Request(
+                    pos=-1,
+                    reference_id=ref,
+                    target=target,
+                    request_variables=variables,
+                    created_at=created,
+                    request_status="PENDING" if valid else "INVALID",
+                )
+                for ref, target, variables, valid in parsed.rows[start : start + 5000]
+            )
+        if store.batches.get(batch.batch_id) is not batch:
+            return  # reset meanwhile
+        # then attach them in one go (no await: positions and duplicates stay consistent)
         stats = state.stats
         batch_id = batch.batch_id
         index = batch.index
-        for ref, target, variables in parsed.rows:
-            if not ref or not is_valid_target(target):
-                status = "INVALID"
-            elif ref in index:
-                status = "DUPLICATE"
-            else:
-                status = "PENDING"
-            req = Request(
-                pos=len(batch.requests),
-                reference_id=ref,
-                target=target,
-                request_variables=variables,
-                created_at=created,
-                request_status=status,
-            )
+        for req in reqs:
+            req.pos = len(batch.requests)
+            if req.request_status == "PENDING" and req.reference_id in index:
+                req.request_status = "DUPLICATE"
             batch.add_request(req)
-            reqs.append(req)
-            stats.request_applied(batch_id, ref, received=True)
+            stats.request_applied(batch_id, req.reference_id, received=True)
         batch.upload_state = "done"
         batch.dispatch_id = uuid.uuid4().hex
         batch.last_updated_at = created
@@ -495,8 +501,8 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
             request_status="PENDING" if is_valid_target(body.target) else "INVALID",
         )
         batch.add_request(req)
-        store.save_requests(batch, [req])
         stats.request_applied(batch_id, ref)
+        await store.save_requests_grouped(batch, [req])
         return _json(req.to_api())
 
     @router.post(

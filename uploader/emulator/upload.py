@@ -38,9 +38,13 @@ class UploadRejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ParsedUpload:
-    """Rows as (reference_id, target, variables), in file order."""
+    """Rows as (reference_id, target, variables, valid), in file order.
 
-    rows: list[tuple[str, str, dict[str, str]]]
+    ``valid`` is False when the row cannot be called (no reference id, or a target that is not
+    a phone number); such rows are stored with ``request_status`` INVALID.
+    """
+
+    rows: list[tuple[str, str, dict[str, str], bool]]
 
 
 def parse_upload(content: bytes, filename: str | None) -> ParsedUpload:
@@ -70,19 +74,16 @@ def parse_upload(content: bytes, filename: str | None) -> ParsedUpload:
             (i, name) for i, name in enumerate(names) if i not in (ref_i, target_i) and name
         ]
         width = len(names)
-        rows: list[tuple[str, str, dict[str, str]]] = []
+        rows: list[tuple[str, str, dict[str, str], bool]] = []
         for cells in reader:
             if not cells or not any(cells):
                 continue
             if len(cells) < width:
                 cells = cells + [""] * (width - len(cells))
-            rows.append(
-                (
-                    cells[ref_i].strip(),
-                    cells[target_i].strip(),
-                    {name: cells[i] for i, name in var_cols},
-                )
-            )
+            ref = cells[ref_i].strip()
+            target = cells[target_i].strip()
+            variables = {name: cells[i] for i, name in var_cols}
+            rows.append((ref, target, variables, bool(ref) and is_valid_target(target)))
     except csv.Error as exc:
         raise UploadRejected(f"Invalid file format: {exc}") from None
     return ParsedUpload(rows=rows)
