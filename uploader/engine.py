@@ -20,11 +20,12 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 from uploader.chunker import PlannedBatch, content_hash, plan_batches, safe_stem, upload_csv
@@ -606,60 +607,79 @@ class _Runner:
             self.journal.batch_uploaded(self.run, batch.seq)
 
     def _send_rows(self, batch: BatchEntry, rows: Sequence[RowEntry]) -> None:
-        """Rows are announced (``sending``) in small groups just before their requests leave."""
-        concurrency = max(1, self.options.concurrency)
-        window = concurrency * 4
-        streak = _Streak(limit=max(8, concurrency))
-        rows_iter: Iterator[RowEntry] = iter(rows)
-        in_flight: set[Future[None]] = set()
-        announced: list[RowEntry] = []
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="uploader-add") as pool:
-            try:
-                while True:
-                    while len(in_flight) < window:
-                        if not announced:
-                            group = [r for _, r in zip(range(window), rows_iter, strict=False)]
-                            if not group:
-                                break
-                            self.journal.rows_sending(self.run, [r.row_number for r in group])
-                            announced = group
-                        row = announced.pop(0)
-                        in_flight.add(pool.submit(self._send_one, batch, row, streak))
-                    if not in_flight:
-                        break
-                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        future.result()  # fatal errors surface here
-            except BaseException:
-                for future in in_flight:
-                    future.cancel()
-                raise
+        """Send rows from ``concurrency`` threads sharing one pooled client.
 
-    def _send_one(self, batch: BatchEntry, row: RowEntry, streak: _Streak) -> None:
+        Rows are announced (``sending``) in groups just before their requests leave; verdicts
+        come back on a queue and are committed in groups (a crash in between leaves them in
+        ``sending``, which a rerun reconciles with the server, so nothing is lost or resent).
+        """
+        concurrency = max(1, self.options.concurrency)
+        queue_depth = concurrency * 2
+        group_size = concurrency * 4
+        verdicts: SimpleQueue[tuple[RowEntry, str, str, BaseException | None]] = SimpleQueue()
+        settle = _Settlements(self, flush_every=max(64, concurrency * 2))
+        streak = _Streak(limit=max(8, concurrency))
+        remaining = iter(rows)
+        announced: list[RowEntry] = []
+        in_flight = 0
+        fatal: BaseException | None = None
+
+        def work(row: RowEntry) -> None:
+            try:
+                kind, message = self._send_one(batch, row)
+                verdicts.put((row, kind, message, None))
+            except BaseException as exc:  # handed to the main thread, which decides
+                verdicts.put((row, "", "", exc))
+
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="uploader-add") as pool:
+            while True:
+                while fatal is None and in_flight < queue_depth:
+                    if not announced:
+                        announced = [r for _, r in zip(range(group_size), remaining, strict=False)]
+                        if not announced:
+                            break
+                        self.journal.rows_sending(self.run, [r.row_number for r in announced])
+                    pool.submit(work, announced.pop(0))
+                    in_flight += 1
+                if in_flight == 0:
+                    break
+                row, kind, message, error = verdicts.get()
+                in_flight -= 1
+                if error is not None:
+                    if isinstance(error, RetriesExhausted):
+                        settle.add(row, "failed", str(error))
+                        try:
+                            streak.failure(error)
+                        except RetriesExhausted as stop:
+                            fatal = fatal or stop
+                    else:
+                        fatal = fatal or error
+                    continue
+                streak.success()
+                settle.add(row, kind, message)
+        settle.flush()
+        if announced:  # announced but never sent because the run stopped: not on the server
+            self.journal.rows_pending(self.run, [r.row_number for r in announced])
+        if fatal is not None:
+            raise fatal
+
+    def _send_one(self, batch: BatchEntry, row: RowEntry) -> tuple[str, str]:
+        """One row's request; returns its verdict (``accepted``/``rejected``, message)."""
         request = self._request(row)
         try:
             answer = self.api.add_request(batch.batch_id, request)
         except (AuthError, NotFoundError):
             raise
-        except RetriesExhausted as exc:
-            self.journal.row_failed(self.run, row.row_number, str(exc))
-            streak.failure(exc)
-            return
-        except PermanentApiError as exc:
-            message = exc.fields.get("server_message") or str(exc)
-            self.journal.row_rejected(self.run, row.row_number, str(message))
-            streak.success()
-            self._tick(1)
-            return
+        except PermanentApiError as exc:  # the server's own words, recorded on the row
+            if isinstance(exc, ConflictError) or exc.status_code not in (401, 403):
+                return "rejected", str(exc.fields.get("server_message") or exc)
+            raise
         finally:
             self._count_sent()
-        streak.success()
         status = str(answer.get("request_status", "")) if isinstance(answer, dict) else ""
         if status in REJECTED_STATUSES:
-            self.journal.row_rejected(self.run, row.row_number, REJECTED_STATUSES[status])
-        else:
-            self.journal.row_accepted(self.run, row.row_number)
-        self._tick(1)
+            return "rejected", REJECTED_STATUSES[status]
+        return "accepted", ""
 
     # -- verification and activation
 
@@ -715,6 +735,41 @@ class _Runner:
         if counted != ours_held:
             return f"the server counts {counted} request(s), this run sent {ours_held}"
         return ""
+
+
+class _Settlements:
+    """Verdicts waiting to be committed together (group commit, one transaction per flush)."""
+
+    def __init__(self, runner: _Runner, flush_every: int) -> None:
+        self.runner = runner
+        self.flush_every = flush_every
+        self.accepted: list[int] = []
+        self.rejected: list[tuple[int, str]] = []
+        self.failed: list[tuple[int, str]] = []
+        self.last = time.monotonic()
+
+    def add(self, row: RowEntry, kind: str, message: str) -> None:
+        if kind == "accepted":
+            self.accepted.append(row.row_number)
+        elif kind == "rejected":
+            self.rejected.append((row.row_number, message))
+        else:
+            self.failed.append((row.row_number, message))
+        waiting = len(self.accepted) + len(self.rejected) + len(self.failed)
+        if waiting >= self.flush_every or time.monotonic() - self.last > 0.25:
+            self.flush()
+
+    def flush(self) -> None:
+        runner = self.runner
+        settled = len(self.accepted) + len(self.rejected)
+        if self.accepted or self.rejected or self.failed:
+            runner.journal.rows_settled(
+                runner.run, accepted=self.accepted, rejected=self.rejected, failed=self.failed
+            )
+        self.accepted, self.rejected, self.failed = [], [], []
+        self.last = time.monotonic()
+        if settled:
+            runner._tick(settled)
 
 
 class _Streak:
