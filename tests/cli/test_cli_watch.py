@@ -113,6 +113,12 @@ def test_empty_inbox_and_settings_errors(run_cli, drop: Path) -> None:
     code, out, err = run_cli("watch", drop, "--once")
     assert code == 2
     assert "did you mean 'campaign_id'" in err
+    (drop / "settings.toml").write_text("mode = 'add'\n", encoding="utf-8")
+    (drop / "inbox" / "a.csv").write_text("id,phone\n1,+15125550100\n", encoding="utf-8")
+    code, out, err = run_cli("watch", drop, "--once")
+    assert code == 2
+    assert "no campaign_id" in err
+    assert (drop / "inbox" / "a.csv").exists()  # untouched
 
 
 def test_unreachable_api_keeps_the_file_for_the_next_run(

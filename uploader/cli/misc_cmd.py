@@ -244,6 +244,7 @@ def watch(
       syllable-upload watch ~/syllable-drop
       syllable-upload -q --log-file watch.log watch ~/syllable-drop --once    # from cron
     """
+    from uploader.errors import ConfigError
     from uploader.settings import load_settings_file
     from uploader.watch import DropFolder, watch_folder
 
@@ -257,6 +258,12 @@ def watch(
         folder_label=f"folder settings ({settings_path})",
         folder_dir=folder,
     )
+    if resolved.upload.campaign_id is None and resolved.upload.batch_id is None:
+        raise ConfigError(
+            f"no campaign_id for {folder}: put campaign_id = N in {settings_path} "
+            "(or pass --campaign-id)"
+        )
+    resolved.require_api_key()  # fail before touching any file, not on the first one
     drop = DropFolder(folder)
     stop = threading.Event()
     if not once:
