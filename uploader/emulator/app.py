@@ -97,6 +97,9 @@ class EmulatorState:
             raise ValueError(f"cannot change {', '.join(unknown)} at run time")
         if "call_seconds" in changes:
             changes["call_seconds"] = tuple(float(x) for x in changes["call_seconds"])
+        # time so far runs at the old pace: bring every batch up to date before changing it
+        for batch in self.store.batches.values():
+            self.outreach.advance(batch)
         self.settings = replace(self.settings, **changes)
         self.outreach.settings = self.settings
 
