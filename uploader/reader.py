@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 
 from uploader.config import ReadOptions
 from uploader.errors import InputError
+from uploader.guards import check_columns, check_file, check_text
 from uploader.models import Table
 
 __all__ = [
@@ -329,6 +330,7 @@ def _read_text(path: Path, fmt: str, options: ReadOptions) -> Table:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot be opened: {exc.strerror or exc}", path=str(path)) from exc
+    check_text(data, path, options.encoding)
     return _read_text_data(path, fmt, options, data)
 
 
@@ -345,7 +347,7 @@ def _read_text_data(path: Path, fmt: str, options: ReadOptions, data: bytes) -> 
 
     # The header row (and title rows above it) are parsed with the csv module, which tells how
     # many physical lines they span; the data below goes to pyarrow in one piece.
-    reader = csv.reader(io.StringIO(head), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     try:
         for _ in range(options.header_row):
@@ -360,6 +362,7 @@ def _read_text_data(path: Path, fmt: str, options: ReadOptions, data: bytes) -> 
             "lower down)",
             path=str(path),
         )
+    check_columns(len(header), path)
     offset = _line_offset(head, reader.line_num)
     body: bytes | memoryview
     if body_text is None:  # UTF-8 on disk: hand pyarrow the bytes as they are
@@ -485,7 +488,7 @@ def _parse_csv_body(
 def _parse_csv_python(body: str, delimiter: str, width: int, path: Path) -> list[pa.Array]:
     rows: list[list[str]] = []
     try:
-        rows = list(csv.reader(io.StringIO(body), delimiter=delimiter))
+        rows = list(csv.reader(io.StringIO(body, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise InputError(f"is not readable as CSV: {exc}", path=str(path)) from exc
     width = max([width, *(len(r) for r in rows)])
@@ -517,6 +520,16 @@ def _read_workbook(path: Path, fmt: str, options: ReadOptions) -> Table:
     return _table_from_rows(path, fmt, sheet_name, rows, options)
 
 
+def _visible_first(workbook: Any, names: list[str]) -> list[str]:
+    """Sheet names with hidden sheets last: a hidden lookup sheet is not the contact list."""
+    hidden = {
+        m.name
+        for m in getattr(workbook, "sheets_metadata", [])
+        if str(m.visible).rsplit(".", 1)[-1] != "Visible"
+    }
+    return [n for n in names if n not in hidden] + [n for n in names if n in hidden]
+
+
 def _pick_sheet(
     workbook: Any, names: list[str], options: ReadOptions, path: Path
 ) -> tuple[str, list[list[Any]]]:
@@ -524,7 +537,7 @@ def _pick_sheet(
     if isinstance(sheet, str) and sheet.strip().lstrip("-").isdigit() and sheet not in names:
         sheet = int(sheet)
     if sheet is None:
-        for name in names:
+        for name in _visible_first(workbook, names):
             rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
             if any(any(c not in ("", None) for c in r) for r in rows):
                 return name, rows
@@ -598,6 +611,7 @@ def _table_from_rows(
     while data and not any(c not in ("", None) for c in data[-1]):
         data.pop()
     width = max([len(header_cells), *(len(r) for r in data)]) if data else len(header_cells)
+    check_columns(width, path)
     headers = [cell_to_text(c) for c in header_cells] + [""] * (width - len(header_cells))
     convert = cell_to_text
     columns: list[TextColumn] = []
@@ -622,6 +636,7 @@ def read_table(path: Path, options: ReadOptions | None = None) -> Table:
         raise InputError("does not exist", path=str(path))
     if path.is_dir():
         raise InputError("is a folder, not a file", path=str(path))
+    check_file(path)
     suffix = path.suffix.lower()
     if suffix in TEXT_FORMATS:
         return _read_text(path, TEXT_FORMATS[suffix], options)

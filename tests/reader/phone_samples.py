@@ -86,9 +86,27 @@ def generate_numbers(count: int, seed: int = 7) -> list[str]:
             except phonenumbers.NumberParseException:
                 text = nsn
         elif style == 8:
-            text = _punctuate(rng, nsn) + rng.choice((" x12", " ext. 7", "#3", ";ext=9"))
+            text = _punctuate(rng, nsn) + rng.choice(
+                (" x12", " ext. 7", "#3", ";ext=9", "X5", "ext123", " Ext.  4", " x 1234567")
+            )
         elif style == 9:
-            text = rng.choice(("1-800-FLOWERS", "call me", "n/a", "+", "12", "0", "--", "+0 12 34"))
+            text = rng.choice(
+                (
+                    "1-800-FLOWERS",
+                    "call me",
+                    "n/a",
+                    "+",
+                    "12",
+                    "0",
+                    "--",
+                    "+0 12 34",
+                    "＋１ ５１２ ５５５ １２３４",
+                    "+1\u00a0512\u00a0555\u00a01234",
+                    "++1 512 555 1234",
+                    "tel:+1-512-555-1234",
+                    "5125551234 / 5125550000",
+                )
+            )
         elif style == 10:
             text = "1" + _punctuate(rng, nsn)
         elif style == 11:
