@@ -129,3 +129,15 @@ def test_unknown_batch_and_bad_key_exit_2_without_leaking_the_key(
     code, out, err = run_cli("batches", "list")
     assert code == 2
     assert secret not in out + err
+
+
+def test_remove_finds_the_id_column_like_upload_does(
+    run_cli, server: SyllableClient, tmp_path: Path
+) -> None:
+    make_batch(server, "zeta", n=3)
+    sheet = tmp_path / "out.csv"
+    sheet.write_text("Phone,Reference ID\n+15125550100,r0\n+15125550102,r2\n", encoding="utf-8")
+    code, out, err = run_cli("remove", "zeta", "--from", sheet, "--yes", "--json")
+    assert code == 0, err
+    assert json.loads(out)["reference_ids"] == ["r0", "r2"]
+    assert {r["reference_id"] for r in server.results("zeta")} == {"r1"}

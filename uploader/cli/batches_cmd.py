@@ -312,13 +312,14 @@ def read_reference_ids(path: Path, column: str | None, options: ReadOptions) -> 
     return list(seen)
 
 
-_ID_HEADERS = {"referenceid", "ref", "refid", "id", "externalid", "recordid"}
-
-
 def _reference_id_header(headers: Sequence[str]) -> str:
-    for header in headers:
-        if "".join(ch for ch in header.casefold() if ch.isalnum()) in _ID_HEADERS:
-            return header
+    """The id column as ``upload`` finds it: the reader's aliases, earliest alias first."""
+    from uploader.mapping import REFERENCE_ID_ALIASES, fold_header
+
+    folded = {fold_header(h): h for h in reversed(headers)}
+    for alias in REFERENCE_ID_ALIASES:
+        if fold_header(alias) in folded:
+            return folded[fold_header(alias)]
     raise ConfigError(f"no reference id column among {', '.join(headers)}; pass --column NAME")
 
 
