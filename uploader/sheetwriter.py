@@ -9,9 +9,9 @@ one at a time, so memory stays flat however long the sheet is.
   leading ``'`` as OWASP recommends, so ``+15125551234`` stays as it is.
 - **XLSX**: a minimal SpreadsheetML package written with :mod:`zipfile`: inline strings
   (``t="inlineStr"``) and plain numbers only, so no cell can be a formula; bold frozen header,
-  autofilter, column widths from the first rows, a fill colour per ``upload_status``, and a
-  Summary sheet. Text is escaped the way Excel reads it (``_xHHHH_`` for control characters,
-  ``&#13;`` for CR) and cut at Excel's 32,767 characters per cell.
+  autofilter, column widths from the first rows, each row filled with its ``upload_status``
+  colour, and a Summary sheet. Text is escaped the way Excel reads it (``_xHHHH_`` for control
+  characters, ``&#13;`` for CR) and cut at Excel's 32,767 characters per cell.
 - **ODS**: the same in OpenDocument, string cells (``office:value-type="string"``) only.
 """
 
@@ -352,27 +352,30 @@ def write_xlsx(
                 r += 1
                 parts = [f'<row r="{r}">']
                 append = parts.append
+                # the whole row takes its upload_status colour, empty cells included
+                style = _STATUS_STYLE.get(added[status_col - len(cells)], 0) if added else 0
+                s = f' s="{style}"' if style else ""
                 j = 0
                 for value in cells:
                     if value:
                         append(
-                            f'<c r="{letters[j]}{r}" t="inlineStr"><is><t xml:space="preserve">'
+                            f'<c r="{letters[j]}{r}"{s} t="inlineStr"><is><t xml:space="preserve">'
                             f"{text(value)}</t></is></c>"
                         )
+                    elif style:
+                        append(f'<c r="{letters[j]}{r}"{s}/>')
                     j += 1
                 for value in added:
-                    if j == status_col:
+                    if type(value) is str and value:
                         append(
-                            _xlsx_cell_xml(f"{letters[j]}{r}", value, _STATUS_STYLE.get(value, 0))
+                            f'<c r="{letters[j]}{r}"{s} t="inlineStr"><is><t xml:space="preserve">'
+                            f"{text(value)}</t></is></c>"
                         )
-                    elif type(value) is str:
-                        if value:
-                            append(
-                                f'<c r="{letters[j]}{r}" t="inlineStr"><is><t xml:space="preserve">'
-                                f"{text(value)}</t></is></c>"
-                            )
-                    elif value is not None:
-                        append(_xlsx_cell_xml(f"{letters[j]}{r}", value))
+                    elif value is None or value == "":
+                        if style:
+                            append(f'<c r="{letters[j]}{r}"{s}/>')
+                    else:
+                        append(_xlsx_cell_xml(f"{letters[j]}{r}", value, style))
                     j += 1
                 append("</row>")
                 buf.append("".join(parts))
@@ -553,13 +556,11 @@ def write_ods(
             )
             buf: list[str] = []
             for cells, added in rows:
+                status = added[status_col - len(cells)] if added else None
+                style = f"st-{status}" if status in STATUS_COLOURS else None
                 parts = ["<table:table-row>"]
-                parts.extend(_ods_cell(c) for c in cells)
-                for k, value in enumerate(added):
-                    style = None
-                    if len(cells) + k == status_col and value in STATUS_COLOURS:
-                        style = f"st-{value}"
-                    parts.append(_ods_cell(value, style))
+                parts.extend(_ods_cell(c, style) for c in cells)
+                parts.extend(_ods_cell(v, style) for v in added)
                 parts.append("</table:table-row>")
                 buf.append("".join(parts))
                 count += 1

@@ -195,6 +195,9 @@ def test_xlsx_features(tmp_path: Path, mixed: tuple) -> None:
     status_fills = {ws.cell(r, 5).value: ws.cell(r, 5).fill.fgColor.rgb for r in range(2, 8)}
     assert len(set(status_fills.values())) >= 4  # accepted/refused/failed/blank/pending differ
     assert status_fills["accepted"] != status_fills["refused"]
+    for r in range(2, 8):  # the whole row, empty cells included, carries its status colour
+        colours = {ws.cell(r, c).fill.fgColor.rgb for c in range(1, 16)}
+        assert colours == {status_fills[ws.cell(r, 5).value]}
     assert ws.cell(2, 4).value == 2 and ws.cell(2, 4).data_type == "n"  # row_number is a number
     assert ws.cell(2, 1).value == "512-555-1234"
     summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r[0]}
