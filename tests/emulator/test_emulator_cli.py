@@ -34,6 +34,14 @@ def test_flags_set_keys_and_faults_of_a_real_process(emulator_process) -> None:
     assert refused.status_code == 403
 
 
+def test_a_busy_port_is_a_one_line_error(emulator, capsys) -> None:  # type: ignore[no-untyped-def]
+    port = emulator.url.rsplit(":", 1)[1]
+    assert main(["emulator", "--port", port]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

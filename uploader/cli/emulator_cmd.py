@@ -60,6 +60,12 @@ def _rate() -> click.FloatRange:
     help="Fraction applied, then dropped before the response (ambiguous success).",
 )
 @click.option(
+    "--hang-rate",
+    type=_rate(),
+    default=0.0,
+    help="Fraction held without an answer (the client times out), then dropped unapplied.",
+)
+@click.option(
     "--rate-limit",
     type=click.FloatRange(min=0),
     default=0.0,
@@ -85,6 +91,7 @@ def emulator(
     rate_429: float,
     drop_rate: float,
     ambiguous_rate: float,
+    hang_rate: float,
     rate_limit: float,
     time_scale: float,
     seed: int,
@@ -113,6 +120,7 @@ def emulator(
             rate_429=rate_429,
             drop_rate=drop_rate,
             ambiguous_rate=ambiguous_rate,
+            hang_rate=hang_rate,
             rate_limit=rate_limit,
         )
     except ValueError as exc:
