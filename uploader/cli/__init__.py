@@ -12,12 +12,13 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from uploader.errors import EXIT_CODES, UploaderError
+from uploader.pii import Masker, PiiFilter
 
 __all__ = ["CliState", "cli", "main"]
 
@@ -42,6 +43,9 @@ class CliState:
     log_file: Path | None = None
     config_path: Path | None = None
     profile: str | None = None
+    show_pii: bool = False
+    #: Masks phone numbers and known values in everything printed or logged (off: --show-pii).
+    masker: Masker = field(default_factory=Masker)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -61,6 +65,12 @@ class CliState:
     help="TOML config file with profiles (default: in the user config directory).",
 )
 @click.option("--profile", envvar="SYLLABLE_PROFILE", help="Named profile in the config file.")
+@click.option(
+    "--show-pii",
+    is_flag=True,
+    help="Show phone numbers and variable values in full on screen and in logs (masked by "
+    "default; reports always keep full values).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -69,6 +79,7 @@ def cli(
     log_file: Path | None,
     config_path: Path | None,
     profile: str | None,
+    show_pii: bool,
 ) -> None:
     """Load contact spreadsheets into Syllable outbound batches, safely and exactly once.
 
@@ -79,9 +90,16 @@ def cli(
       syllable-upload upload contacts.xlsx --campaign-id 7 --report out.xlsx
     """
     ctx.obj = CliState(
-        debug=debug, quiet=quiet, log_file=log_file, config_path=config_path, profile=profile
+        debug=debug,
+        quiet=quiet,
+        log_file=log_file,
+        config_path=config_path,
+        profile=profile,
+        show_pii=show_pii,
+        masker=Masker(enabled=not show_pii),
     )
     _setup_logging(ctx.obj)
+    _LAST_MASKER[0] = ctx.obj.masker
 
 
 def _setup_logging(state: CliState) -> None:
@@ -94,11 +112,17 @@ def _setup_logging(state: CliState) -> None:
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(logging.DEBUG if state.debug else logging.WARNING)
     stderr.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    stderr.addFilter(PiiFilter(state.masker))
     logger.addHandler(stderr)
     if state.log_file:
         handler = logging.FileHandler(state.log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.addFilter(PiiFilter(state.masker))
         logger.addHandler(handler)
+
+
+#: The masker of the latest invocation, so ``main`` masks the one-line error it prints too.
+_LAST_MASKER: list[Masker] = [Masker()]
 
 
 for _name in COMMAND_MODULES:
@@ -115,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (testable, embeddable)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _LAST_MASKER[0] = Masker(enabled="--show-pii" not in args)
     try:
         result = cli.main(args=args, prog_name="syllable-upload", standalone_mode=False)
     except click.exceptions.Abort:
@@ -128,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UploaderError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {_LAST_MASKER[0](str(exc))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted; the journal is safe, rerun the same command to resume.", err=True)
