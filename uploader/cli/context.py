@@ -32,7 +32,8 @@ def cli_state(ctx: click.Context) -> Any:
 
 def output(ctx: click.Context, *, as_json: bool = False) -> Output:
     """The command's :class:`Output`, honouring the group's ``--quiet``."""
-    return Output(quiet=bool(cli_state(ctx).quiet), as_json=as_json)
+    state = cli_state(ctx)
+    return Output(quiet=bool(state.quiet), as_json=as_json, mask=getattr(state, "masker", None))
 
 
 def resolve_settings(

@@ -175,6 +175,11 @@ class Output:
     as_json: bool = False
     stdout: IO[str] | None = None
     stderr: IO[str] | None = None
+    #: Applied to everything printed (the CLI's PII masker; None prints as is).
+    mask: Callable[[str], str] | None = None
+
+    def _masked(self, text: str) -> str:
+        return self.mask(text) if self.mask is not None else text
 
     def _out(self) -> IO[str]:
         return self.stdout if self.stdout is not None else sys.stdout
@@ -190,7 +195,8 @@ class Output:
         """Print the result: ``data`` as one JSON object with ``--json``, else ``text`` (or a
         ``key: value`` rendering of ``data``) unless ``--quiet``."""
         if self.as_json:
-            print(json.dumps(data, default=str, ensure_ascii=False), file=self._out(), flush=True)
+            text_json = json.dumps(data, default=str, ensure_ascii=False)
+            print(self._masked(text_json), file=self._out(), flush=True)
             return
         if self.quiet:
             return
@@ -198,16 +204,16 @@ class Output:
             text = [f"{key}: {_scalar(value)}" for key, value in data.items()]
         if isinstance(text, list):
             text = "\n".join(text)
-        print(text, file=self._out(), flush=True)
+        print(self._masked(text), file=self._out(), flush=True)
 
     def note(self, message: str) -> None:
         """A diagnostic a person may want (where a file went, what to do next); not with -q."""
         if not self.quiet:
-            print(message, file=self._err(), flush=True)
+            print(self._masked(message), file=self._err(), flush=True)
 
     def warn(self, message: str) -> None:
         """Something went wrong or is risky; printed even with ``--quiet``."""
-        print(f"warning: {message}", file=self._err(), flush=True)
+        print(f"warning: {self._masked(message)}", file=self._err(), flush=True)
 
 
 def _scalar(value: Any) -> str:
