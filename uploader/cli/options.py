@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["client_options", "json_option", "parse_map", "read_options"]
+__all__ = ["client_options", "json_option", "parse_map", "read_options", "show_pii_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,4 +108,12 @@ client_options = _stack(
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one machine-readable JSON summary on stdout."
+)
+
+show_pii_option = click.option(
+    "--show-pii",
+    "show_pii",
+    is_flag=True,
+    help="Show phone numbers and variable values in full (masked by default on screen and in "
+    "logs; reports keep full values). Same as the global --show-pii.",
 )
