@@ -7,6 +7,7 @@ its stage module, re-exported here once that stage exists).
 from __future__ import annotations
 
 from uploader.config import ApiKey, ClientConfig, ReadOptions, RetryConfig, UploadOptions
+from uploader.engine import upload
 from uploader.errors import UploaderError
 from uploader.models import CommunicationRequest, Record, RowIssue, RowOutcome, RowStatus
 from uploader.validation import validate
@@ -26,5 +27,6 @@ __all__ = [
     "UploadOptions",
     "UploaderError",
     "__version__",
+    "upload",
     "validate",
 ]

@@ -381,6 +381,7 @@ class _Runner:
         variables: Sequence[str],
         progress: ProgressCallback,
         sleep: Callable[[float], None],
+        checkpoint: Callable[[str], None] | None = None,
     ) -> None:
         self.api = api
         self.journal = journal
@@ -389,6 +390,7 @@ class _Runner:
         self.variables = list(variables)
         self.progress = progress
         self.sleep = sleep
+        self.checkpoint = checkpoint or _no_checkpoint
         self.sent = 0
         self._cache: dict[str, list[dict[str, Any]]] = {}
         self._sent_lock = threading.Lock()
@@ -423,6 +425,7 @@ class _Runner:
             for batch in batches:  # phase 1: every file on its way (processing overlaps)
                 entry = self._ensure_created(batch)
                 self._ensure_uploaded(entry)
+                self.checkpoint("between")
             for batch in batches:  # phase 2: wait, verify, activate
                 entry = self._batch(batch.seq)
                 self._settle_upload(entry)
@@ -432,6 +435,7 @@ class _Runner:
                 entry = self._ensure_created(batch)
                 self._fill(entry)
                 self._verify_and_activate(self._batch(batch.seq))
+                self.checkpoint("between")
 
     def _ensure_created(self, batch: BatchEntry) -> BatchEntry:
         """planned/creating -> created; an earlier attempt's batch is found, never made twice."""
@@ -463,6 +467,7 @@ class _Runner:
         if opts.campaign_id is None:
             raise ConfigError(f"batch {batch.batch_id} does not exist; --campaign-id is needed")
         self.journal.batch_creating(self.run, batch.seq)
+        self.checkpoint("creating")
         self.api.create_batch(
             batch.batch_id,
             opts.campaign_id,
@@ -471,6 +476,7 @@ class _Runner:
             call_rate=opts.call_rate,
             auto_call_rate=opts.auto_call_rate or None,
         )
+        self.checkpoint("created")
         self.journal.batch_created(self.run, batch.seq)
         log.info("batch %s: created (paused)", batch.batch_id)
         return self._batch(batch.seq)
@@ -499,8 +505,10 @@ class _Runner:
             self.variables,
         )
         self.journal.batch_uploading(self.run, batch.seq)
+        self.checkpoint("uploading")
         self.api.upload_batch(batch.batch_id, content, f"{batch.batch_id}.csv")
         self._count_sent(len(rows))
+        self.checkpoint("uploaded")
         self.journal.batch_uploaded(self.run, batch.seq)
         log.info("batch %s: uploaded %d rows", batch.batch_id, len(rows))
 
@@ -657,6 +665,7 @@ class _Runner:
                     continue
                 streak.success()
                 settle.add(row, kind, message)
+                self.checkpoint("add")
         settle.flush()
         if announced:  # announced but never sent because the run stopped: not on the server
             self.journal.rows_pending(self.run, [r.row_number for r in announced])
@@ -692,11 +701,13 @@ class _Runner:
                 log.warning("batch %s stays paused: %s", batch.batch_id, reason)
                 return
             self.journal.batch_verified(self.run, batch.seq)
+            self.checkpoint("verified")
             batch = self._batch(batch.seq)
         if batch.state != BatchState.VERIFIED or self.options.keep_paused:
             return
         if not batch.preexisting:
             self.api.update_batch(batch.batch_id, paused=False)
+            self.checkpoint("activated")
             log.info("batch %s: verified and activated", batch.batch_id)
         else:
             log.info(
@@ -735,6 +746,10 @@ class _Runner:
         if counted != ours_held:
             return f"the server counts {counted} request(s), this run sent {ours_held}"
         return ""
+
+
+def _no_checkpoint(name: str) -> None:
+    """Default checkpoint: nothing (tests pass one to stop a run at a named point)."""
 
 
 class _Settlements:
@@ -829,6 +844,7 @@ def upload(
     today: Date | None = None,
     sleep: Callable[[float], None] = time.sleep,
     confirm: Callable[[dict[str, Any]], bool] | None = None,
+    checkpoint: Callable[[str], None] | None = None,
 ) -> UploadResult:
     """Read, validate and send ``path``; resume whatever an earlier run of it left unfinished.
 
@@ -839,6 +855,9 @@ def upload(
     callback (given counts per batch) that says yes, else :class:`ConfirmationRequired`.
     ``plan_file`` applies a reviewed plan (:mod:`uploader.planner`); a file with an
     ``upload_error`` column is a fix-and-resend file (:mod:`uploader.resend`).
+    ``checkpoint(name)`` is called at the named points of the batch lifecycle (``creating``,
+    ``created``, ``uploading``, ``uploaded``, ``add``, ``verified``, ``activated``,
+    ``between``); the crash tests stop a run there.
     """
     started = time.monotonic()
     path = Path(path)
@@ -924,7 +943,16 @@ def upload(
         api = client or SyllableClient(
             client_config, max_connections=max(64, options.concurrency * 2)
         )
-        runner = _Runner(api, journal, run, options, validation.mapping.variables, progress, sleep)
+        runner = _Runner(
+            api,
+            journal,
+            run,
+            options,
+            validation.mapping.variables,
+            progress,
+            sleep,
+            checkpoint,
+        )
         try:
             runner.execute()
         except TransientApiError as exc:

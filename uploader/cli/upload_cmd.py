@@ -1,0 +1,227 @@
+"""``syllable-upload upload``: a thin skin over :func:`uploader.upload`.
+
+It resolves flags > environment > profile into config objects (the API key is read here, at the
+edge, and nowhere else), calls the library once, writes the report when asked and renders the
+summary. The exit code comes from the result: 0 all accepted, 1 some rows not, 2 fatal,
+3 journal locked (see :data:`uploader.errors.EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from uploader.cli.context import output, resolve_settings
+from uploader.cli.options import client_options, json_option, read_options
+from uploader.errors import ConfigError
+
+__all__ = ["KILL_AT_ENV", "register", "upload_command"]
+
+#: Test hook, read here only: ``NAME[:N]`` SIGKILLs this process at the N-th (default 1st)
+#: engine checkpoint called NAME (``creating``, ``uploaded``, ``add``, ``activated``, ...), so
+#: crash-resume tests stop a real run at a precise point of the batch lifecycle.
+KILL_AT_ENV = "UPLOADER_TEST_KILL_AT"
+
+
+def _kill_hook(spec: str | None) -> Callable[[str], None] | None:
+    if not spec:
+        return None
+    name, _, nth = spec.partition(":")
+    target = int(nth or 1)
+    seen = {"n": 0}
+
+    def checkpoint(point: str) -> None:
+        if point == name:
+            seen["n"] += 1
+            if seen["n"] == target:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
+def _confirm_large_send(summary: Mapping[str, Any]) -> bool:
+    rows = summary.get("rows", 0)
+    batches = len(summary.get("batches", []))
+    return click.confirm(
+        f"Send {rows:,} rows in {batches} batch(es) from {summary.get('file')}?", err=True
+    )
+
+
+def _render(result: Any, report: Path | None) -> list[str]:
+    counts = result.counts
+    lines = [
+        f"{result.file}: {result.validation.table.n_rows:,} rows read, mode {result.mode}",
+        "  accepted {accepted:,}  refused {refused:,}  rejected {rejected:,}  "
+        "failed {failed:,}  pending {pending:,}  blank {blank:,}".format(
+            **{
+                k: counts.get(k, 0)
+                for k in ("accepted", "refused", "rejected", "failed", "pending", "blank")
+            }
+        ),
+    ]
+    for batch in result.batches:
+        note = f"  ({batch.error})" if batch.error else ""
+        lines.append(
+            f"  batch {batch.batch_id}: {batch.state}, {batch.rows:,} rows, "
+            f"{batch.accepted:,} accepted{note}"
+        )
+    lines.append(f"  journal: {result.journal_path}")
+    if report is not None:
+        lines.append(f"  report: {report}")
+    return lines
+
+
+def _write_report(out: Path, result: Any, client_config: Any, progress: Any) -> None:
+    """The reporter's full report (with the server's per-request results)."""
+    from uploader.client import SyllableClient
+    from uploader.reporter import results as fetch_results
+    from uploader.reporter import write_report
+
+    batch_ids = [b.batch_id for b in result.batches if b.state != "planned"]
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    if batch_ids:
+        with SyllableClient(client_config) as api:
+            found = fetch_results(api, batch_ids)
+    write_report(
+        out,
+        result.validation,
+        result.outcomes,
+        found,
+        settings={
+            "command": "upload",
+            "source": str(result.file),
+            "mode": result.mode,
+            "campaign_id": result.campaign_id,
+            "journal": str(result.journal_path),
+        },
+        progress=progress,
+    )
+
+
+@click.command("upload")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--campaign-id", type=int, default=None, help="Campaign the new batches call for.")
+@click.option(
+    "--mode",
+    type=click.Choice(["upload", "add"]),
+    default=None,
+    help="upload: one CSV file per batch (default); add: one request per row.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Rows per batch.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Requests in flight in --mode add (default 16).",
+)
+@click.option("--batch-id", default=None, help="Put every row in this batch (add: may exist).")
+@click.option(
+    "--batch-id-template",
+    default=None,
+    help="Batch id template: {stem} {date} {hash} {n} {campaign} ({stem}-{date}-{hash}-{n:03d}).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every row with its outcome beside it (CSV, TSV, XLSX or ODS by extension).",
+)
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Journal SQLite file (default: one per input file in the user state directory).",
+)
+@click.option("--keep-paused", is_flag=True, default=None, help="Leave the batches paused.")
+@click.option(
+    "--expires-on",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+    default=None,
+    help="When the batches expire, e.g. 2026-07-01T18:00:00+0000.",
+)
+@click.option("--call-rate", type=click.IntRange(min=1), default=None, help="Calls per hour.")
+@click.option(
+    "--auto-call-rate",
+    is_flag=True,
+    default=None,
+    help="Pace each batch to finish by --expires-on.",
+)
+@click.option("--sample", type=click.IntRange(min=1), default=None, help="Trial: first N rows.")
+@click.option(
+    "--plan-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Apply a plan reviewed with `syllable-upload plan`.",
+)
+@click.option(
+    "--failed",
+    "failed_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the rows that did not make it, ready to fix and resend.",
+)
+@click.option("--yes", "-y", is_flag=True, default=None, help="Confirm a large send.")
+@read_options
+@client_options
+@json_option
+@click.pass_context
+def upload_command(
+    ctx: click.Context,
+    /,
+    file: Path,
+    report_path: Path | None,
+    as_json: bool,
+    **params: Any,
+) -> int:
+    """Send FILE's valid rows into outbound batches, exactly once; rerun to resume.
+
+    Batches are created paused, filled, checked against the server and only then activated.
+    A rerun of the same command after a crash resumes where it stopped; after success it sends
+    nothing and prints the same summary. The API key comes from --api-key-file, the
+    SYLLABLE_API_KEY environment variable or the profile; it is never printed or stored.
+
+    \b
+    Example:
+      export SYLLABLE_API_KEY=...   # or --api-key-file key.txt
+      syllable-upload upload contacts.xlsx --campaign-id 7 --report outcome.xlsx
+      syllable-upload upload late.csv --campaign-id 7 --mode add --concurrency 32
+    """
+    from uploader.engine import upload
+
+    out = output(ctx, as_json=as_json)
+    settings = resolve_settings(ctx)
+    client_config = settings.client
+    if settings.client.api_key is None:
+        settings.require_api_key()
+    options = settings.upload
+    if options.campaign_id is None and not (options.mode == "add" and options.batch_id):
+        raise ConfigError("--campaign-id is required (or SYLLABLE_CAMPAIGN_ID, or the profile)")
+    checkpoint = _kill_hook(os.environ.get(KILL_AT_ENV))
+    confirm = _confirm_large_send if sys.stdin.isatty() and not as_json else None
+    with out.progress() as progress:
+        result = upload(
+            file,
+            settings.read,
+            options,
+            client_config,
+            progress=progress,
+            confirm=confirm,
+            checkpoint=checkpoint,
+        )
+        if report_path is not None:
+            _write_report(report_path, result, client_config, progress)
+    data = result.summary()
+    if report_path is not None:
+        data["report"] = str(report_path)
+    out.summary(data, _render(result, report_path))
+    return int(result.exit_code)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(upload_command)
