@@ -138,6 +138,8 @@ class ReportSummary:
     by_batch: dict[str, int] = field(default_factory=dict)
     top_errors: list[tuple[str, int]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    #: Results fetched that no row of the sheet claimed (rows added to the batch elsewhere).
+    unmatched_results: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +151,7 @@ class ReportSummary:
             "by_batch": dict(self.by_batch),
             "top_errors": [{"error": e, "rows": n} for e, n in self.top_errors],
             "columns": list(self.columns),
+            "unmatched_results": self.unmatched_results,
         }
 
 
@@ -166,6 +169,8 @@ def render_summary(summary: ReportSummary | Mapping[str, Any]) -> str:
     block("Rows by upload status", data.get("by_upload_status", {}))
     block("Requests by server status", data.get("by_request_status", {}))
     block("Rows by batch", data.get("by_batch", {}))
+    if data.get("unmatched_results"):
+        lines.append(f"Server requests matching no row of the sheet: {data['unmatched_results']}")
     errors = data.get("top_errors", [])
     if errors:
         lines.append("Top errors:")
@@ -257,6 +262,12 @@ class _RowSource:
         self.by_request_status: Counter[str] = Counter()
         self.by_batch: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.matched = 0  # results laid beside a row
+
+    @property
+    def unmatched(self) -> int:
+        """Server requests no row of this sheet claimed (added elsewhere, or another file's)."""
+        return max(0, len(self.results) - self.matched)
 
     def by_reference(self) -> dict[str, tuple[str, Mapping[str, Any]] | None]:
         """Results by reference id alone, built on first need (rows without a known batch)."""
@@ -293,6 +304,7 @@ class _RowSource:
                     batch_id, result = found
         request_status = server_error = ""
         if result is not None:
+            self.matched += 1
             request_status = _text(result.get("request_status"))
             if request_status.upper() in _REJECTED_REQUEST_STATES:
                 if status != RowStatus.REJECTED or not error:  # else the engine said it already
@@ -454,6 +466,7 @@ def write_report(
             ("Report",),
             ("Source file", str(table.path)),
             ("Rows", table.n_rows),
+            ("Server requests matching no row", source.unmatched),
             ("Written at (UTC)", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())),
             ("",),
             ("Rows by upload_status",),
@@ -501,6 +514,7 @@ def write_report(
         by_request_status=dict(source.by_request_status.most_common()),
         by_batch=dict(sorted(source.by_batch.items())),
         top_errors=source.errors.most_common(5),
+        unmatched_results=source.unmatched,
         columns=header,
     )
 

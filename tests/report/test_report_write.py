@@ -486,3 +486,30 @@ def test_plain_zip_unless_the_sheet_may_pass_2_gib(tmp_path: Path, mixed: tuple)
     sample = [["x" * 20] * 6 + [""] * 12]
     assert not needs_zip64(1_048_575, 18, sample)
     assert needs_zip64(1_000_000, 18, [["x" * 2_000] * 6 + [""] * 12])
+
+
+def test_results_no_row_claims_are_counted(tmp_path: Path, mixed: tuple) -> None:
+    validation, outcomes, results = mixed
+    extra = {("b-001", "stranger"): {"reference_id": "stranger", "request_status": "PENDING"}}
+    summary = write_report(tmp_path / "u.xlsx", validation, outcomes, {**results, **extra})
+    assert summary.unmatched_results == 1 and summary.to_dict()["unmatched_results"] == 1
+    assert "matching no row" in render_summary(summary)
+    sheet = {r[0]: r[1] for r in openpyxl.load_workbook(tmp_path / "u.xlsx")["Summary"].values}
+    assert sheet["Server requests matching no row"] == 1
+
+
+@given(
+    st.lists(
+        st.sampled_from([*ADDED_COLUMNS, "Upload_Status ", "batch_id (uploader)", "x", ""])
+        | st.text(max_size=12),
+        max_size=12,
+    )
+)
+def test_added_names_never_collide(headers: list[str]) -> None:
+    names = added_column_names(headers)
+    taken = [h.strip().casefold() for h in headers]
+    assert len(names) == len(ADDED_COLUMNS)
+    assert not {n.strip().casefold() for n in names} & set(taken)
+    assert len({n.casefold() for n in names}) == len(names)
+    for base, name in zip(ADDED_COLUMNS, names, strict=True):
+        assert name == base or name.startswith(base + " (uploader")
