@@ -102,7 +102,7 @@ class Plan:
     batches: list[PlanBatch]
     rows: list[PlanRow]
     server_fingerprint: str
-    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat("seconds"))
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     blank: int = 0
     version: int = PLAN_VERSION
 
@@ -168,6 +168,11 @@ class PresetPlan:
 
 
 # --------------------------------------------------------------------------- server state
+
+
+def _jsonable(value: Any) -> Any:
+    """A value as it reads back from JSON (tuples become lists), for comparing settings."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
 def _norm(variables: Mapping[str, Any] | None) -> dict[str, str]:
@@ -361,7 +366,7 @@ def plan(
     result = Plan(
         file=str(path),
         file_hash=digest,
-        settings={k: settings.get(k) for k in PLAN_SETTINGS},
+        settings={k: _jsonable(settings.get(k)) for k in PLAN_SETTINGS},
         batches=plan_batches,
         rows=rows,
         server_fingerprint=fingerprint,
@@ -433,7 +438,9 @@ def check_plan(
             f"{path} changed since the plan was made (it was planned as {plan_.file}); "
             "make a new plan"
         )
-    differ = [k for k in PLAN_SETTINGS if settings.get(k) != plan_.settings.get(k)]
+    differ = [
+        k for k in PLAN_SETTINGS if _jsonable(settings.get(k)) != _jsonable(plan_.settings.get(k))
+    ]
     if differ:
         raise PlanError(
             "the settings differ from the plan's (" + ", ".join(differ) + "); use the same "
