@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from uploader.cli.context import output, resolve_settings
-from uploader.cli.options import client_options, json_option, read_options
+from uploader.cli.context import cli_state, output, resolve_settings
+from uploader.cli.options import client_options, json_option, read_options, show_pii_option
 from uploader.errors import ConfigError
 
 __all__ = ["KILL_AT_ENV", "register", "upload_command"]
@@ -47,10 +47,42 @@ def _kill_hook(spec: str | None) -> Callable[[str], None] | None:
 
 def _confirm_large_send(summary: Mapping[str, Any]) -> bool:
     rows = summary.get("rows", 0)
-    batches = len(summary.get("batches", []))
-    return click.confirm(
-        f"Send {rows:,} rows in {batches} batch(es) from {summary.get('file')}?", err=True
+    batches = summary.get("batches", [])
+    click.echo(
+        f"Large send: {rows:,} rows is above the threshold of "
+        f"{summary.get('threshold', 0):,} (large_send_threshold).",
+        err=True,
     )
+    for batch in batches[:20]:
+        click.echo(f"  {batch['batch_id']}: {batch['rows']:,} rows", err=True)
+    if len(batches) > 20:
+        click.echo(f"  ... and {len(batches) - 20} more batch(es)", err=True)
+    return click.confirm(
+        f"Send {rows:,} rows in {len(batches)} batch(es) from {summary.get('file')}?", err=True
+    )
+
+
+def _trial_lines(result: Any, client_config: Any, wait: float) -> list[str]:
+    """A trial run's own results, waited for (up to ``wait`` seconds) and listed row by row."""
+    from uploader.client import SyllableClient
+    from uploader.reporter import watch_results
+
+    batch_ids = [b.batch_id for b in result.batches if b.state in ("active", "verified")]
+    if not batch_ids:
+        return ["  trial: no batch was activated, so no results to wait for"]
+    with SyllableClient(client_config) as api:
+        seen = watch_results(api, batch_ids, timeout=wait, interval=min(5.0, max(wait / 10, 0.2)))
+    lines = [f"Trial results ({'settled' if seen.settled else f'after {wait:.0f}s'}):"]
+    for (batch_id, ref), item in sorted(seen.results.items()):
+        status = item.get("request_status") or ""
+        extra = item.get("channel_manager_status") or item.get("insights_status") or ""
+        lines.append(f"  {batch_id}  {ref}  {item.get('target', '')}  {status}  {extra}".rstrip())
+    pending = result.counts.get("pending", 0)
+    lines.append(
+        f"Send the other {pending:,} valid row(s) with the same command without --sample "
+        "(same journal: the trial rows are not sent again)."
+    )
+    return lines
 
 
 def _render(result: Any, report: Path | None) -> list[str]:
@@ -167,8 +199,16 @@ def _write_report(out: Path, result: Any, client_config: Any, progress: Any) -> 
     help="Write the rows that did not make it, ready to fix and resend.",
 )
 @click.option("--yes", "-y", is_flag=True, default=None, help="Confirm a large send.")
+@click.option(
+    "--sample-wait",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="With --sample: seconds to wait for the trial's call results before printing them.",
+)
 @read_options
 @client_options
+@show_pii_option
 @json_option
 @click.pass_context
 def upload_command(
@@ -177,6 +217,8 @@ def upload_command(
     file: Path,
     report_path: Path | None,
     as_json: bool,
+    show_pii: bool,
+    sample_wait: float,
     **params: Any,
 ) -> int:
     """Send FILE's valid rows into outbound batches, exactly once; rerun to resume.
@@ -194,6 +236,9 @@ def upload_command(
     """
     from uploader.engine import upload
 
+    masker = cli_state(ctx).masker
+    if show_pii:
+        masker.enabled = False
     out = output(ctx, as_json=as_json)
     settings = resolve_settings(ctx)
     client_config = settings.client
@@ -216,10 +261,22 @@ def upload_command(
         )
         if report_path is not None:
             _write_report(report_path, result, client_config, progress)
+    mapping = result.validation.mapping
+    masker.remember_issues(result.validation.issues, skip_columns={mapping.reference_id} - {None})
     data = result.summary()
+    lines = _render(result, report_path)
     if report_path is not None:
         data["report"] = str(report_path)
-    out.summary(data, _render(result, report_path))
+    if result.extra.get("failed_file"):
+        data["failed_file"] = result.extra["failed_file"]
+        data["failed_rows"] = result.extra.get("failed_rows", 0)
+        lines.append(
+            f"  failed rows: {data['failed_rows']:,} written to {data['failed_file']} "
+            "(fix them and upload that file to add them to the same batches)"
+        )
+    if options.sample is not None and not as_json:
+        lines += _trial_lines(result, client_config, sample_wait)
+    out.summary(data, lines)
     return int(result.exit_code)
 
 
