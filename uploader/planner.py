@@ -108,8 +108,11 @@ class Plan:
 
     @property
     def plan_id(self) -> str:
-        """Short identity of this plan (file, settings, server state)."""
-        blob = json.dumps([self.file_hash, self.settings, self.server_fingerprint], default=str)
+        """Short identity of this plan (file, settings, server state, every row's action)."""
+        rows = [[r.row_number, r.action, r.reference_id, r.batch_id] for r in self.rows]
+        blob = json.dumps(
+            [self.file_hash, self.settings, self.server_fingerprint, rows], default=str
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def counts(self) -> dict[str, int]:
