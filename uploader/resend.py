@@ -109,7 +109,9 @@ def write_failed(out: Path | str, result: UploadResult, *, include_pending: bool
         else:
             writer = write_xlsx if fmt == "xlsx" else write_ods
             note = [("Rows not accepted",), ("Source file", str(table.path)), ("Rows", len(picked))]
-            count = writer(tmp, header, rows(), len(picked), sample, lambda: note, sheet, -1, None)
+            count = writer(
+                tmp, header, rows(), len(picked), sample, lambda: note, sheet, len(header) - 1, None
+            )
         os.replace(tmp, out)
     except OSError as exc:
         message = f"cannot write the failed rows: {exc.strerror or exc}"
