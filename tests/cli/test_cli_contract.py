@@ -81,3 +81,43 @@ def test_results_json_and_quiet(
     code, out, err = run_cli("-q", "results", "--batch-id", "res-1", "--report", report)
     assert out == ""
     assert report.exists()
+
+
+def test_upload_json_quiet_rerun_and_exit_codes(
+    run_cli, emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SYLLABLE_SERVER_URL", emulator.url)
+    monkeypatch.setenv("SYLLABLE_API_KEY", emulator.api_key)
+    journal = tmp_path / "j.sqlite"
+    args = ("upload", SAMPLES / "contacts-messy.xlsx", "--campaign-id", "4", "--journal", journal)
+    code, out, err = run_cli(*args, "--json")
+    assert code == 1, err  # some rows refused
+    first = one_json_object(out)
+    assert first["counts"]["accepted"] == 8
+    assert first["counts"]["refused"] == 3
+    assert emulator.api_key not in out + err
+
+    code, out, err = run_cli("-q", *args)  # rerun: nothing sent, nothing printed
+    assert (code, out) == (1, "")
+    code, out, _ = run_cli(*args, "--json")
+    assert one_json_object(out)["counts"] == first["counts"]
+    received = [
+        seen["received"] for reqs in emulator.stats()["requests"].values() for seen in reqs.values()
+    ]
+    assert received == [1] * 8
+
+    code, out, _ = run_cli(
+        "-q", "upload", SAMPLES / "contacts-clean.csv", "--campaign-id", "4", "--journal",
+        tmp_path / "k.sqlite",
+    )  # fmt: skip
+    assert (code, out) == (0, "")
+
+
+def test_upload_without_a_key_is_a_config_error(run_cli, tmp_path: Path) -> None:
+    code, out, err = run_cli(
+        "upload", SAMPLES / "contacts-clean.csv", "--campaign-id", "4", "--server-url",
+        "http://127.0.0.1:9", "--journal", tmp_path / "j.sqlite",
+    )  # fmt: skip
+    assert code == 2
+    assert out == ""
+    assert "API key" in err
