@@ -51,6 +51,9 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
+#: One encoder for every row (``json.dumps`` with options builds a new one per call).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 class RowState(StrEnum):
     """Where a row is in the send pipeline (journal-level; maps onto :class:`RowStatus`)."""
@@ -420,7 +423,7 @@ class Journal:
                         r.batch_seq,
                         r.reference_id,
                         r.target,
-                        json.dumps(r.variables or {}, ensure_ascii=False),
+                        _encode(r.variables) if r.variables else "{}",
                         r.error,
                     )
                     for r in rows
@@ -549,9 +552,12 @@ class Journal:
         *,
         batch_seq: int | None = None,
         states: Sequence[RowState] | None = None,
+        variables: bool = True,
     ) -> list[RowEntry]:
+        """Rows of a run in row order; ``variables=False`` skips decoding them (faster)."""
         sql = (
-            "SELECT row_number, state, batch_seq, reference_id, target, variables, error, "
+            "SELECT row_number, state, batch_seq, reference_id, target, "
+            f"{'variables' if variables else chr(39) + '{}' + chr(39)}, error, "
             "attempts FROM rows WHERE run_id=?"
         )
         params: list[Any] = [run.id]
@@ -562,8 +568,9 @@ class Journal:
             sql += f" AND state IN ({','.join('?' * len(states))})"
             params.extend(states)
         sql += " ORDER BY row_number"
+        decode = json.loads if variables else (lambda _: {})
         return [
-            RowEntry(n, RowState(s), b, ref, tgt, json.loads(v), err, att)
+            RowEntry(n, RowState(s), b, ref, tgt, decode(v), err, att)
             for n, s, b, ref, tgt, v, err, att in self._query(sql, params)
         ]
 
@@ -585,7 +592,7 @@ class Journal:
                 batch_id=batch_ids.get(r.batch_seq, "") if r.batch_seq is not None else "",
                 target_e164=r.target,
             )
-            for r in self.rows(run)
+            for r in self.rows(run, variables=False)
         }
 
 

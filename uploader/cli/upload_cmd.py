@@ -115,11 +115,15 @@ def _write_report(out: Path, result: Any, client_config: Any, progress: Any) -> 
     from uploader.reporter import results as fetch_results
     from uploader.reporter import write_report
 
-    batch_ids = [b.batch_id for b in result.batches if b.state != "planned"]
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    if batch_ids:
+    found: dict[tuple[str, str], dict[str, Any]] = dict(result.server_results)
+    have = {batch_id for batch_id, _ in found}
+    # batches this run did not read back (verified by an earlier run) are fetched now
+    missing = [
+        b.batch_id for b in result.batches if b.state != "planned" and b.batch_id not in have
+    ]
+    if missing:
         with SyllableClient(client_config) as api:
-            found = fetch_results(api, batch_ids)
+            found.update(fetch_results(api, missing))
     write_report(
         out,
         result.validation,
