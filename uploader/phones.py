@@ -315,12 +315,19 @@ def e164_column(values: pa.Array | pa.ChunkedArray, region: str) -> pa.Array:
         return pa.array([], type=pa.string())
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    sample = values.slice(0, _SAMPLE)
+    if pc.count_distinct(sample).as_py() > 0.7 * len(sample):
+        return _e164_distinct(values, region)  # mostly distinct: deduplicating costs more
     encoded = pc.dictionary_encode(values)
-    unique_e164 = _e164_unique(encoded.dictionary, region)
+    unique_e164 = _e164_distinct(encoded.dictionary, region)
     return unique_e164.take(encoded.indices)
 
 
-def _e164_unique(values: pa.Array, region: str) -> pa.Array:
+_SAMPLE = 20_000
+
+
+def _e164_distinct(values: pa.Array, region: str) -> pa.Array:
+    """The column work; values need not be distinct (the per-value fallback caches anyway)."""
     n = len(values)
     out = np.full(n, "", dtype=object)
     done = np.zeros(n, dtype=bool)
@@ -329,8 +336,11 @@ def _e164_unique(values: pa.Array, region: str) -> pa.Array:
     core = values
     with_extension = _match(values, _WITH_EXTENSION)
     if with_extension.any():
-        stripped = pc.replace_substring_regex(values, _EXTENSION, "", max_replacements=1)
-        core = pc.if_else(pa.array(with_extension), stripped, values)
+        mask = pa.array(with_extension)
+        stripped = pc.replace_substring_regex(
+            values.filter(mask), _EXTENSION, "", max_replacements=1
+        )
+        core = pc.replace_with_mask(values, mask, stripped)
     plain = _match(core, _PLAIN) & (lengths <= _MAX_INPUT)
     digits = core  # only plain rows use it, so dropping their punctuation leaves the digits
     for char in " -.()+":
@@ -352,8 +362,11 @@ def _e164_unique(values: pa.Array, region: str) -> pa.Array:
     rest = np.nonzero(~certain & ~done)[0]
     if len(rest):
         texts = values.take(pa.array(rest)).to_pylist()
+        cache: dict[str, str] = {}
         for i, text in zip(rest, texts, strict=True):
-            out[i] = e164_one(text, region)
+            if text not in cache:
+                cache[text] = e164_one(text, region)
+            out[i] = cache[text]
     return pa.array(out, type=pa.string())
 
 

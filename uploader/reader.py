@@ -226,6 +226,17 @@ def cell_to_text(value: Any) -> str:
     return str(value)
 
 
+def _column_text(cells: Sequence[Any]) -> Sequence[str]:
+    """A column of workbook cells as text; text cells pass through, numbers take a fast path."""
+    kinds = set(map(type, cells))
+    if kinds <= {str}:
+        return cells
+    if kinds <= {str, float}:
+        number = _number_text
+        return [c if c.__class__ is str else number(c) for c in cells]
+    return [cell_to_text(c) for c in cells]
+
+
 def column_letter(index: int) -> str:
     """0-based column index as the spreadsheet letter (0 -> A, 27 -> AB)."""
     letters = ""
@@ -459,7 +470,8 @@ def _parse_csv_body(
         return [pa.array([], type=pa.string()) for _ in range(width)]
     names = [f"c{i}" for i in range(width)]
     # Quoted fields may hold newlines; without any quote the faster splitter is exact.
-    quoted = b'"' in body
+    # (bytes.find is a memchr; "in" on a memoryview would walk it item by item)
+    quoted = (body.obj if isinstance(body, memoryview) else body).find(b'"') != -1
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(body)),
@@ -613,11 +625,11 @@ def _table_from_rows(
     width = max([len(header_cells), *(len(r) for r in data)]) if data else len(header_cells)
     check_columns(width, path)
     headers = [cell_to_text(c) for c in header_cells] + [""] * (width - len(header_cells))
-    convert = cell_to_text
+    if any(len(r) != width for r in data):
+        data = [list(r) + [""] * (width - len(r)) for r in data]
     columns: list[TextColumn] = []
-    for j in range(width):
-        values = [convert(r[j]) if j < len(r) else "" for r in data]
-        columns.append(TextColumn(clean_array(pa.array(values, type=pa.string()))))
+    for cells in zip(*data, strict=True) if data else [() for _ in range(width)]:
+        columns.append(TextColumn(clean_array(pa.array(_column_text(cells), type=pa.string()))))
     return Table(
         path=path,
         format=fmt,

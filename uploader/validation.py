@@ -113,16 +113,17 @@ def generate_reference_ids(columns: Sequence[pa.Array], blank: np.ndarray) -> np
     return ids
 
 
-def _first_rows(values: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+def _first_rows(values: pa.Array | pa.ChunkedArray, candidates: np.ndarray) -> np.ndarray:
     """For each row, the index of the first candidate row holding the same value (-1 if none)."""
     first = np.full(len(values), -1, dtype=np.int64)
     rows = np.nonzero(candidates)[0]
     if not len(rows):
         return first
-    picked = pa.array(values[rows], type=pa.string())
-    codes = _np(pc.dictionary_encode(picked).indices).astype(np.int64)
-    _, first_pos = np.unique(codes, return_index=True)
-    first[rows] = rows[first_pos[codes]]
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    codes = _np(pc.dictionary_encode(values).indices).astype(np.int64)[rows]
+    _, first_pos, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    first[rows] = rows[first_pos[inverse]]
     return first
 
 
@@ -193,7 +194,7 @@ def validate(
     target_name = mapping.target.strip()
     target = columns[where["target"]]
     e164_arrow = e164_column(target, region)
-    e164 = _np(e164_arrow)
+    no_e164 = _empty(e164_arrow)
     target_empty = _empty(target)
     rows = np.nonzero(filled & target_empty)[0]
     issues.add(
@@ -204,7 +205,7 @@ def validate(
         [""] * len(rows),
         lambda r, v, i: f"Row {r}: the phone number in column {target_name!r} is empty.",
     )
-    rows = np.nonzero(filled & ~target_empty & (e164 == ""))[0]
+    rows = np.nonzero(filled & ~target_empty & no_e164)[0]
     bad_values = target.take(pa.array(rows)).to_pylist() if len(rows) else []
     reasons: dict[str, str] = {}
     for value in bad_values:
@@ -226,17 +227,16 @@ def validate(
     # reference ids --------------------------------------------------------------------------
     if mapping.reference_id is not None:
         ref_name = mapping.reference_id.strip()
-        ref_arrow = columns[where["reference_id"]]
-        refs = _np(ref_arrow).astype(object)
-        ref_empty = refs == ""
+        refs = columns[where["reference_id"]]
+        ref_empty = _empty(refs)
         if options.generate_reference_ids and (filled & ref_empty).any():
             generated = generate_reference_ids(columns, blank)
-            refs = np.where(ref_empty, generated, refs)
-            ref_empty = refs == ""
+            refs = pa.array(np.where(ref_empty, generated, _np(refs)), type=pa.string())
+            ref_empty = _empty(refs)
     else:
         ref_name = "reference_id"
-        refs = generate_reference_ids(columns, blank)
-        ref_empty = refs == ""
+        refs = pa.array(generate_reference_ids(columns, blank), type=pa.string())
+        ref_empty = _empty(refs)
     rows = np.nonzero(filled & ref_empty)[0]
     issues.add(
         20,
@@ -256,7 +256,7 @@ def validate(
         "duplicate_reference_id",
         rows,
         ref_name,
-        [str(refs[i]) for i in rows],
+        refs.take(pa.array(rows, type=pa.int64())).to_pylist() if len(rows) else [],
         lambda r, v, i: (
             f"Row {r}: reference id {_shorten(v)!r} in column {ref_name!r} is already used on "
             f"row {int(row_numbers[first[i]])}; every row needs its own id."
@@ -265,7 +265,7 @@ def validate(
 
     # repeated phone numbers ---------------------------------------------------------------------
     if options.dedupe_targets:
-        first_target = _first_rows(e164, filled & (e164 != ""))
+        first_target = _first_rows(e164_arrow, filled & ~no_e164)
         rows = np.nonzero((first_target >= 0) & (first_target != np.arange(n)))[0]
         issues.add(
             12,
@@ -275,7 +275,8 @@ def validate(
             target.take(pa.array(rows)).to_pylist() if len(rows) else [],
             lambda r, v, i: (
                 f"Row {r}: phone number {_shorten(v)!r} in column {target_name!r} "
-                f"({e164[i]}) already appears on row {int(row_numbers[first_target[i]])}."
+                f"({e164_arrow[int(i)].as_py()}) already appears on row "
+                f"{int(row_numbers[first_target[i]])}."
             ),
         )
 
@@ -285,6 +286,8 @@ def validate(
     if where["reference_id"] is not None:
         mapped.insert(1, where["reference_id"])
     for order, j in enumerate(mapped):
+        if not (_np(pc.binary_length(columns[j])) > limit).any():
+            continue  # bytes >= characters: nothing can be too long
         lengths = _np(pc.utf8_length(columns[j]))
         rows = np.nonzero(filled & (lengths > limit))[0]
         name = table.headers[j].strip()
@@ -319,7 +322,7 @@ def validate(
         [RowStatus.VALID.value, RowStatus.REFUSED.value, RowStatus.BLANK.value], dtype=object
     )[status_codes].tolist()
     targets_e164 = TextColumn(e164_arrow)
-    reference_ids = TextColumn(pa.array(refs, type=pa.string()))
+    reference_ids = TextColumn(refs)
     variables = [(table.headers[j].strip(), table.columns[j]) for j in where["variables"]]
     records = LazyRecords(
         np.nonzero(status_codes == 0)[0], row_numbers, reference_ids, targets_e164, variables

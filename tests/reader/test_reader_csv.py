@@ -121,9 +121,13 @@ def test_ragged_rows_and_empty_lines_are_kept(tmp_path: Path) -> None:
 def test_cleaning_controls_nfc_and_trim(tmp_path: Path) -> None:
     path = tmp_path / "dirty.csv"
     decomposed = "Jose\u0301"
-    path.write_text(f'ID,Name,Note\n1, {decomposed}\x07 ,"tab\there\x00"\n', encoding="utf-8")
+    filler = "".join(f"{i},Name {i},plain note\n" for i in range(2, 60))
+    path.write_text(
+        f'ID,Name,Note\n1, {decomposed}\x07 ,"tab\there\x00"\n{filler}', encoding="utf-8"
+    )
     table = read_table(path, ReadOptions())
     assert table.row(0) == ["1", "José", "tab\there"]
+    assert table.row(1) == ["2", "Name 2", "plain note"]
 
 
 def test_late_non_utf8_byte_falls_back_to_cp1252(tmp_path: Path) -> None:
