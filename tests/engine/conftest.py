@@ -1,0 +1,8 @@
+"""Engine tests share ``engine_helpers`` (contact files with known expectations)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
