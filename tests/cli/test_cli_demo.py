@@ -9,8 +9,11 @@ import openpyxl
 
 
 def rows(path: Path) -> list[dict[str, object]]:
-    sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
-    values = list(sheet.iter_rows(values_only=True))
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        values = list(book.worksheets[0].iter_rows(values_only=True))
+    finally:
+        book.close()  # read-only workbooks keep the file open until closed
     header = [str(h) for h in values[0]]
     return [dict(zip(header, row, strict=True)) for row in values[1:]]
 

@@ -34,8 +34,11 @@ def received(emulator: Any, key: str = "received") -> dict[str, int]:
 
 
 def report_statuses(path: Path) -> list[str]:
-    sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        rows = list(book.worksheets[0].iter_rows(values_only=True))
+    finally:
+        book.close()  # read-only workbooks keep the file open until closed
     column = list(rows[0]).index("upload_status")
     return [str(row[column]) for row in rows[1:]]
 
