@@ -580,14 +580,18 @@ def _one_pass(
     for path in _settled(folder.inbox, settle, stop, sleep):
         if stop.is_set():
             break
-        digest = _digest(path)
-        entry = ledger.get(digest)
-        if entry is not None and entry["state"] in {"done", "failed"}:
-            record(_duplicate(path, entry, folder))
+        try:
+            digest = _digest(path)
+            entry = ledger.get(digest)
+            if entry is not None and entry["state"] in {"done", "failed"}:
+                record(_duplicate(path, entry, folder))
+                continue
+            ledger.claim(digest, path.name)
+            claimed = _free_name(folder.processing, path.name)
+            os.replace(path, claimed)
+        except FileNotFoundError:
+            log.info("%s: removed from inbox/ before it was picked up", path.name)
             continue
-        ledger.claim(digest, path.name)
-        claimed = _free_name(folder.processing, path.name)
-        os.replace(path, claimed)
         outcome = _run_one(
             ledger, folder, claimed, digest, settings, processor, progress, path.name
         )

@@ -194,3 +194,19 @@ def test_an_unconfirmed_large_send_stops_with_its_own_exit_code(
     assert report.exit_code == 5
     assert names(folder.processing) == ["big.csv"]
     assert "assume_yes" in report.outcomes[0].describe()
+
+
+def test_a_file_taken_back_during_the_settle_wait_is_skipped(
+    tmp_path: Path, settings: ResolvedSettings
+) -> None:
+    folder = DropFolder(tmp_path)
+    gone = drop(folder, "oops.csv", "x")
+    drop(folder, "kept.csv", "y")
+
+    def sleep(seconds: float) -> None:
+        gone.unlink()  # still listed by the first look, gone by the second
+
+    script = Script()
+    report = watch_folder(folder, settings, once=True, settle=1, processor=script, sleep=sleep)
+    assert script.calls == ["kept.csv"]
+    assert report.exit_code == 0
