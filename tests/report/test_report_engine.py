@@ -183,3 +183,12 @@ def test_results_command_from_an_engine_journal(
     }
     rows = read_back(out)
     assert [r["Member ID"] for r in rows] == [r[0] for r in ROWS]
+
+    # without --map: the file is read again the way the run read it (the journal recorded it)
+    again = tmp_path / "again.csv"
+    code = main(
+        ["results", "--journal", str(journal), "--server-url", emulator.url, "--report", str(again)]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert [r["upload_status"] for r in read_back(again)] == [r["upload_status"] for r in rows]

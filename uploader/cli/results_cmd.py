@@ -7,22 +7,62 @@ library once and renders its summary.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from uploader.cli.context import output, resolve_settings
 from uploader.cli.options import client_options, json_option, read_options
+from uploader.config import ReadOptions
 from uploader.errors import ConfigError
 from uploader.models import RowOutcome, ValidationResult
 
 __all__ = ["register", "results_command"]
 
+#: The read_options parameters: given on the command line, they win over the journal's record.
+_READ_PARAMS = (
+    "sheet",
+    "header_row",
+    "column_map",
+    "exclude",
+    "region",
+    "generate_reference_ids",
+    "dedupe_targets",
+    "require_vars",
+    "mapping_file",
+    "encoding",
+    "delimiter",
+)
 
-def _journal_run(path: Path) -> tuple[list[str], dict[int, RowOutcome], Path | None]:
-    """Batch ids (those the run got as far as creating), row outcomes and source file of the
-    journal's most recent run."""
+
+@dataclass(frozen=True, slots=True)
+class _JournalRun:
+    batch_ids: list[str]  # the batches the run got as far as creating
+    outcomes: dict[int, RowOutcome]
+    source: Path | None
+    read: ReadOptions | None  # how the run read its file, when the journal recorded it
+
+
+def _read_options(recorded: Any) -> ReadOptions | None:
+    """The run's ReadOptions back from the journal's JSON (lists were tuples)."""
+    if not isinstance(recorded, dict):
+        return None
+    known = {f.name: f for f in fields(ReadOptions)}
+    values: dict[str, Any] = {}
+    for key, value in recorded.items():
+        if key in known:
+            values[key] = tuple(value) if isinstance(value, list) else value
+    try:
+        return ReadOptions(**values)
+    except TypeError:
+        return None
+
+
+def _journal_run(path: Path) -> _JournalRun:
+    """What the journal's most recent run sent, from where, and how it read the file."""
     from uploader.journal import BatchState, Journal, load_outcomes
 
     _, outcomes = load_outcomes(path)
@@ -30,18 +70,25 @@ def _journal_run(path: Path) -> tuple[list[str], dict[int, RowOutcome], Path | N
     try:
         run = journal.latest_run()
         if run is None:
-            return [], outcomes, None
+            return _JournalRun([], outcomes, None, None)
         batch_ids = [b.batch_id for b in journal.batches(run) if b.state != BatchState.PLANNED]
         source = Path(run.file_path) if run.file_path else None
+        read = _read_options(run.settings.get("read"))
     finally:
         journal.close()
-    return batch_ids, outcomes, source
+    return _JournalRun(batch_ids, outcomes, source, read)
 
 
-def _revalidate(source: Path, settings: Any, progress: Any) -> ValidationResult:
+def _read_flags_given(ctx: click.Context) -> bool:
+    return any(
+        ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in _READ_PARAMS
+    )
+
+
+def _revalidate(source: Path, read: ReadOptions, progress: Any) -> ValidationResult:
     from uploader.validation import validate
 
-    return validate(source, settings.read, progress=progress)
+    return validate(source, read, progress=progress)
 
 
 def _check_same_rows(validation: ValidationResult, outcomes: dict[int, RowOutcome]) -> None:
@@ -154,14 +201,18 @@ def results_command(
     settings.require_api_key()
     outcomes: dict[int, RowOutcome] | None = None
     ids = list(batch_ids)
+    read = settings.read
     if journal_file is not None:
-        journal_ids, outcomes, run_source = _journal_run(journal_file)
-        ids += [b for b in journal_ids if b not in ids]
-        if source is None and run_source is not None:
-            if run_source.is_file():
-                source = run_source
+        run_info = _journal_run(journal_file)
+        outcomes = run_info.outcomes
+        ids += [b for b in run_info.batch_ids if b not in ids]
+        if run_info.read is not None and not _read_flags_given(ctx):
+            read = run_info.read  # read the file the way the run did (its --map, --sheet...)
+        if source is None and run_info.source is not None:
+            if run_info.source.is_file():
+                source = run_info.source
             else:
-                out.note(f"the run's file {run_source} is gone; listing the server's requests")
+                out.note(f"the run's file {run_info.source} is gone; listing the server's requests")
     if not ids and journal_file is not None:
         raise ConfigError(f"journal {journal_file}: its last run created no batch yet")
     if not ids:
@@ -169,7 +220,7 @@ def results_command(
     validation: ValidationResult | None = None
     with out.progress() as progress:
         if source is not None:
-            validation = _revalidate(source, settings, progress)
+            validation = _revalidate(source, read, progress)
             if outcomes is not None:
                 _check_same_rows(validation, outcomes)
         if validation is None:
