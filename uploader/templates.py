@@ -157,7 +157,8 @@ _CRONTAB_EXAMPLE = """\
 # --once processes what is ready, then exits; a lock stops overlapping runs.
 # Exit codes: 0 every file done (or nothing to do), 1 some file went to failed/,
 # 2 fatal (settings, key, API unreachable: files wait in processing/ for the next run),
-# 3 another run still holds the lock. cron mails any output; --quiet keeps success silent.
+# 3 another run still holds the lock, 5 a large send needs assume_yes = true in settings.toml.
+# cron mails any output; --quiet keeps success silent.
 # Use the full path of syllable-upload (cron's PATH is short). The key comes from a file:
 SYLLABLE_API_KEY_FILE=/home/me/.config/syllable-bulk-uploader/prod.key
 */5 * * * * cd ~/syllable-drop && ~/venv/bin/syllable-upload -q --log-file watch.log watch . --once

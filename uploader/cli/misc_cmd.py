@@ -237,7 +237,8 @@ def watch(
 
     \b
     Exit codes: 0 all done (or nothing to do), 1 some file went to failed/, 2 fatal (settings,
-    key, API unreachable), 3 another watch holds FOLDER's lock.
+    key, API unreachable), 3 another watch holds FOLDER's lock, 5 a large send needs
+    assume_yes = true in settings.toml. On 2 and 5 the file waits in processing/.
 
     \b
     Example:
