@@ -556,8 +556,8 @@ def write_ods(
             )
             buf: list[str] = []
             for cells, added in rows:
-                status = added[status_col - len(cells)] if added else None
-                style = f"st-{status}" if status in STATUS_COLOURS else None
+                row_status = added[status_col - len(cells)] if added else None
+                style = f"st-{row_status}" if row_status in STATUS_COLOURS else None
                 parts = ["<table:table-row>"]
                 parts.extend(_ods_cell(c, style) for c in cells)
                 parts.extend(_ods_cell(v, style) for v in added)
