@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.features.conftest import RunCli, phone, write_csv
 from uploader.config import ReadOptions
@@ -128,3 +130,14 @@ def test_log_filter_masks_arguments_and_tracebacks() -> None:
     record = logging.LogRecord("uploader", logging.INFO, __file__, 1, "%s", ("+15125552301",), None)
     PiiFilter(masker).filter(record)
     assert record.getMessage() == "+15125552301"
+
+
+@given(
+    number=st.from_regex(r"\+[1-9][0-9]{7,14}", fullmatch=True),
+    before=st.text(alphabet=st.characters(categories=["L", "Zs", "P"]), max_size=20),
+    after=st.text(alphabet=st.characters(categories=["L", "Zs", "P"]), max_size=20),
+)
+def test_any_e164_number_is_masked_wherever_it_stands(number: str, before: str, after: str) -> None:
+    masked = mask_text(f"{before}{number}{after}")
+    assert number not in masked
+    assert number[-2:] in masked  # still recognisable by its last digits

@@ -204,3 +204,28 @@ def test_plan_screen_output_is_masked(
     assert phone(33) not in out + err and "+1512•••2033" in out
     code, out, err = run_cli(*args, "--show-pii")
     assert phone(33) in out and phone(3) in out
+
+
+def test_plan_into_new_batches_applied_in_upload_mode(
+    tmp_path: Path, run_cli: RunCli, server_args: list[str], emulator: EmulatorHandle
+) -> None:
+    file = write_csv(tmp_path / "new.csv", HEADER, [[f"n{i}", phone(i), "X"] for i in range(7)])
+    plan = tmp_path / "p.json"
+    common = [*server_args, "--campaign-id", 4, "--batch-size", 3]
+    code, out, err = run_cli("plan", file, *common, "--out", plan, "--json")
+    assert code == 0, out + err
+    data = json.loads(out)
+    assert data["counts"]["new"] == 7
+    assert [(b["exists"], b["new"]) for b in data["batches"]] == [
+        (False, 3),
+        (False, 3),
+        (False, 1),
+    ]
+    assert received(emulator) == {} and emulator.stats()["requests"] == {}
+    code, out, err = run_cli("upload", file, *common, "--plan-file", plan, "--json")
+    assert code == 0, out + err
+    batches = [b["batch_id"] for b in json.loads(out)["batches"]]
+    assert batches == [b["batch_id"] for b in data["batches"]]
+    assert len(received(emulator)) == 7
+    code, out, err = run_cli("plan", file, *common, "--json", "--out", tmp_path / "again.json")
+    assert json.loads(out)["counts"]["identical"] == 7  # a second look finds everything there
