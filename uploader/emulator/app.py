@@ -578,6 +578,9 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
         store.save_requests(batch, removed)
         return _json({"batch_id": batch_id, "removed_count": len(removed), "not_found": not_found})
 
+    # Routes are tried in order: the hot ones first (matching cost a quarter of an add).
+    hot = [r for r in router.routes if getattr(r, "operation_id", None) in _HOT_OPERATIONS]
+    router.routes[:] = hot + [r for r in router.routes if r not in hot]
     app.include_router(router)
 
     # -- admin API (not Syllable's; never faulted, no key) -------------------------------------
@@ -630,6 +633,9 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
 
     app.include_router(admin)
     return app
+
+
+_HOT_OPERATIONS = frozenset({"outbound_batch_add", "outbound_batch_get_by_id"})
 
 
 def _aware(value: datetime | None) -> datetime | None:
