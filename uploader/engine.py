@@ -502,6 +502,8 @@ class _Runner:
         if batch.state == BatchState.UPLOADING or batch.preexisting:
             found = self.api.get_batch(batch.batch_id)
             if batch_has_content(found):
+                if batch.state == BatchState.CREATED:  # an existing batch: the journal's order
+                    self.journal.batch_uploading(self.run, batch.seq)
                 self.journal.batch_uploaded(self.run, batch.seq)
                 log.info("batch %s: file already on the server", batch.batch_id)
                 return
