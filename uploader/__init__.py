@@ -10,6 +10,7 @@ from uploader.config import ApiKey, ClientConfig, ReadOptions, RetryConfig, Uplo
 from uploader.engine import upload
 from uploader.errors import UploaderError
 from uploader.models import CommunicationRequest, Record, RowIssue, RowOutcome, RowStatus
+from uploader.planner import plan
 from uploader.validation import validate
 
 __version__ = "0.1.0"
@@ -27,6 +28,7 @@ __all__ = [
     "UploadOptions",
     "UploaderError",
     "__version__",
+    "plan",
     "upload",
     "validate",
 ]
