@@ -13,6 +13,7 @@ rows/s for ours.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -66,6 +67,7 @@ def main() -> None:
         f"{base_rows / base_s:,.0f} rows/s"
     )
     print(f"ratio   : {base_s / ours_s:.1f}x faster (target: ours >= 120,000 rows/s)")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ the same work on columns, never from checking less; ``tests/reader`` holds the p
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,7 @@ _PLAIN = r"^\+?[0-9 ().\-]+$"
 _EXTENSION = r"(?i)[ ]*(?:x|ext\.?)[ ]?[0-9]{1,6}$"
 _WITH_EXTENSION = r"(?i)^\+?[0-9 ().\-]+?[ ]*(?:x|ext\.?)[ ]?[0-9]{1,6}$"
 _MAX_INPUT = 250
+_SCIENTIFIC = re.compile(r"^[0-9](?:[.,][0-9]+)?[eE][+]?[0-9]+$")
 _MIN_NSN, _MAX_NSN = 2, 17
 
 # _test_number_length outcomes (phonenumbers.ValidationResult)
@@ -285,6 +287,11 @@ def e164_one(value: str, region: str) -> str:
 
 def invalid_reason(value: str, region: str) -> str:
     """Plain-English reason why ``value`` is not a valid number (for the row's message)."""
+    if _SCIENTIFIC.match(value.strip()):
+        return (
+            "Excel scientific notation: the digits were lost when this file was saved; format "
+            "the column as Text or as Number with 0 decimals and export again"
+        )
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
@@ -329,12 +336,15 @@ _SAMPLE = 20_000
 def _e164_distinct(values: pa.Array, region: str) -> pa.Array:
     """The column work; values need not be distinct (the per-value fallback caches anyway)."""
     n = len(values)
-    out = np.full(n, "", dtype=object)
+    out: _Pieces = []
     done = np.zeros(n, dtype=bool)
     lengths = _lengths(values)
     done |= lengths == 0
     core = values
-    with_extension = _match(values, _WITH_EXTENSION)
+    with_extension = np.zeros(n, dtype=bool)
+    maybe = np.nonzero(_np(pc.match_substring_regex(values, "[xX]")))[0]
+    if len(maybe):
+        with_extension[maybe] = _match(_take(values, maybe), _WITH_EXTENSION)
     if with_extension.any():
         mask = pa.array(with_extension)
         stripped = pc.replace_substring_regex(
@@ -363,14 +373,30 @@ def _e164_distinct(values: pa.Array, region: str) -> pa.Array:
     if len(rest):
         texts = values.take(pa.array(rest)).to_pylist()
         cache: dict[str, str] = {}
-        for i, text in zip(rest, texts, strict=True):
+        for text in texts:
             if text not in cache:
                 cache[text] = e164_one(text, region)
-            out[i] = cache[text]
-    return pa.array(out, type=pa.string())
+        out.append((rest, pa.array([cache[t] for t in texts], type=pa.string())))
+    return _assemble(out, n)
 
 
-def _plus_path(digits: pa.Array, rows: np.ndarray, out: np.ndarray, certain: np.ndarray) -> None:
+_Pieces = list[tuple[np.ndarray, pa.Array]]
+
+
+def _assemble(pieces: _Pieces, n: int) -> pa.Array:
+    """One column from (row indexes, texts) pieces; rows in no piece get ""."""
+    pieces = [(rows, texts) for rows, texts in pieces if len(rows)]
+    if not pieces:
+        return pa.array([""] * n, type=pa.string())
+    rows = np.concatenate([r for r, _ in pieces])
+    texts = pa.concat_arrays([t for _, t in pieces])
+    position = np.full(n, -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    picked = texts.take(pa.array(position, mask=position < 0))
+    return pc.fill_null(picked, "")
+
+
+def _plus_path(digits: pa.Array, rows: np.ndarray, out: _Pieces, certain: np.ndarray) -> None:
     codes = pa.array(sorted(str(c) for c in COUNTRY_CODE_TO_REGION_CODE))
     cc_text = pa.nulls(len(digits), pa.string())
     for width in (3, 2, 1):  # the shortest known prefix wins, as in _extract_country_code
@@ -393,7 +419,7 @@ def _plus_path(digits: pa.Array, rows: np.ndarray, out: np.ndarray, certain: np.
 
 
 def _national_path(
-    digits: pa.Array, rows: np.ndarray, rules: _Rules, out: np.ndarray, certain: np.ndarray
+    digits: pa.Array, rows: np.ndarray, rules: _Rules, out: _Pieces, certain: np.ndarray
 ) -> None:
     meta = PhoneMetadata.metadata_for_region(rules.region)
     idd = meta.international_prefix if meta is not None else None
@@ -441,11 +467,11 @@ def _store(
     unsure: np.ndarray,
     cc: int,
     rows: np.ndarray,
-    out: np.ndarray,
+    out: _Pieces,
     certain: np.ndarray,
 ) -> None:
-    e164 = _np(pc.binary_join_element_wise(f"+{cc}", nsn, ""))
-    ok = ~unsure
-    out[rows[ok & valid]] = e164[ok & valid]
-    out[rows[ok & ~valid]] = ""
-    certain[rows[ok]] = True
+    good = ~unsure & valid
+    if good.any():
+        mask = pa.array(good)
+        out.append((rows[good], pc.binary_join_element_wise(f"+{cc}", nsn.filter(mask), "")))
+    certain[rows[~unsure]] = True

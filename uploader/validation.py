@@ -9,17 +9,19 @@ variable missing from the headers, no data rows). Checks run on whole Arrow colu
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import overload
 
 import numpy as np
 import pandas as pd
+import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from uploader.config import ReadOptions
-from uploader.errors import InputError
+from uploader.errors import ConfigError, InputError
 from uploader.mapping import column_indexes, resolve_columns
 from uploader.models import (
     CommunicationRequest,
@@ -78,8 +80,19 @@ class LazyRecords(Sequence[Record]):
         return self._build(int(self._rows[index]))
 
     def __iter__(self) -> Iterator[Record]:
-        for i in self._rows:
-            yield self._build(int(i))
+        # Plain lists once, then straight indexing: this loop runs a million times.
+        refs, targets = list(self._refs), list(self._targets)
+        variables = [(key, list(column)) for key, column in self._variables]
+        numbers = self._row_numbers.tolist()
+        for i in self._rows.tolist():
+            yield Record(
+                row_number=numbers[i],
+                request=CommunicationRequest(
+                    reference_id=refs[i],
+                    target=targets[i],
+                    request_variables={key: column[i] for key, column in variables},
+                ),
+            )
 
     def __repr__(self) -> str:
         return f"LazyRecords(len={len(self)})"
@@ -169,6 +182,14 @@ def validate(
 ) -> ValidationResult:
     """Read (unless given a :class:`Table`) and validate one file; never raises for row problems."""
     options = options or ReadOptions()
+    region = (options.region or "US").strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        close = difflib.get_close_matches(region, sorted(phonenumbers.SUPPORTED_REGIONS), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(
+            f"--region {options.region!r} is not a region code{hint}; use a two-letter "
+            "ISO code such as US, GB, DE"
+        )
     table = source if isinstance(source, Table) else read_table(Path(source), options)
     if progress:
         progress("read", table.n_rows, table.n_rows)
@@ -188,7 +209,6 @@ def validate(
         )
     filled = ~blank
     issues = _Issues(row_numbers)
-    region = (options.region or "US").upper()
 
     # target -------------------------------------------------------------------------------
     target_name = mapping.target.strip()

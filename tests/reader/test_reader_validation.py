@@ -89,6 +89,19 @@ def test_region_changes_national_numbers(tmp_path: Path) -> None:
     assert validate(path, ReadOptions(region="US")).statuses == ["refused"]
 
 
+def test_scientific_notation_text_gets_a_fix_it_hint(tmp_path: Path) -> None:
+    path = _write(tmp_path / "sci.csv", [["id", "phone"], ["1", "5.13E+09"]])
+    issue = validate(path, ReadOptions()).issues[0]
+    assert issue.code == "invalid_target" and "scientific notation" in issue.message
+
+
+def test_unknown_region_is_a_config_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "r.csv", [["id", "phone"], ["1", "5125551234"]])
+    with pytest.raises(ConfigError, match="'UK' is not a region code"):
+        validate(path, ReadOptions(region="UK"))
+    assert validate(path, ReadOptions(region="us")).statuses == ["valid"]
+
+
 def test_generated_reference_ids_are_stable_and_unique(tmp_path: Path) -> None:
     rows = [["Phone", "Name"], ["5125551234", "Ann"], ["5125551234", "Ann"], ["4155550100", "B"]]
     one = validate(_write(tmp_path / "a.csv", rows), ReadOptions(generate_reference_ids=True))
