@@ -90,13 +90,16 @@ def test_429_carries_retry_after(emulator: EmulatorHandle, client: httpx.Client)
 def test_responses_that_never_come_time_the_client_out(
     emulator: EmulatorHandle, client: httpx.Client
 ) -> None:
-    emulator.set_faults(hang_rate=0.1, hang_seconds=0.3)
-    client.timeout = httpx.Timeout(10, read=0.1)
+    emulator.set_faults(hang_rate=0.1, hang_seconds=0.6)
+    client.timeout = httpx.Timeout(10, read=0.3)
     seen = Counter(_add(client, f"h-{i}") for i in range(100))
-    assert set(seen) == {"200", "timeout"}
-    assert _within(seen["timeout"], 0.1, 100)
     stats = emulator.stats(batch_id="f")
-    assert sum(c["applied"] for c in stats["requests"]["f"].values()) == seen["200"]
+    hung = stats["faults"]["hang"]
+    assert _within(hung, 0.1, 100)
+    assert seen["timeout"] >= hung  # every held request timed out (a slow machine may add more)
+    assert seen["200"] + seen["timeout"] == 100
+    # held requests were never applied; every other one was, answered in time or not
+    assert sum(c["applied"] for c in stats["requests"]["f"].values()) == 100 - hung
 
 
 def test_latency_delays_every_request(emulator: EmulatorHandle, client: httpx.Client) -> None:
