@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from uploader.emulator import API_PREFIX
 
@@ -23,6 +24,7 @@ def test_reset_between_tests_leaves_the_emulator_empty(emulator) -> None:
     assert emulator.faults()["error_rate"] == 0.0
 
 
+@pytest.mark.slow  # two process starts; the durability test covers this more deeply
 def test_emulator_process_serves_and_restarts(emulator_process) -> None:
     proc = emulator_process(db=True)
     headers = {"Syllable-API-Key": proc.api_key}
