@@ -200,3 +200,27 @@ def test_the_parser_never_crashes_on_arbitrary_text(text: str) -> None:
 )
 def test_target_check(target: str, valid: bool) -> None:
     assert is_valid_target(target) is valid
+
+
+def test_answered_calls_are_connected_before_they_complete(
+    emulator: EmulatorHandle, client: httpx.Client
+) -> None:
+    emulator.configure(time_scale=200, success_rate=1.0, call_seconds=[3600, 3600])
+    _create(client, "talk", call_rate=360_000)
+    body = {"reference_id": "t-1", "target": "+15125550100", "request_variables": {}}
+    client.post(f"{API_PREFIX}/talk/requests", json=body)
+    row = _wait(
+        lambda: (
+            (r := client.get(f"{API_PREFIX}/talk/results").json()[0])["request_status"]
+            == "CONNECTED"
+            and r
+        )
+    )
+    assert row["channel_manager_status"] == "IN-PROGRESS"
+    assert row["attempt_count"] == 1
+    assert row["sent_at"] is not None
+    details = client.get(f"{API_PREFIX}/talk").json()
+    assert details["detailed_status_counts"]["CONNECTED"] == {
+        "total_count": 1,
+        "counts": {"IN-PROGRESS": 1},
+    }

@@ -1,14 +1,18 @@
-"""Simulated outreach: requests move PENDING -> INITIATED -> COMPLETED/FAILED at the batch's pace.
+"""Simulated outreach: requests go PENDING -> INITIATED -> CONNECTED -> COMPLETED (or FAILED).
 
-The simulation is lazy: a batch's clock is advanced only when someone looks at it (get, results,
-list), by the real time elapsed times ``time_scale``. Every call's duration and outcome is drawn,
-in file order, from a random source seeded by (seed, batch_id), so the same batch gets the same
-outcomes for the same rows no matter when it is looked at.
+Calls start at the batch's pace (``call_rate`` per hour, the campaign default, or paced to
+``expires_on``), ring for a while (channel_manager_status RINGING), then either connect
+(CONNECTED, IN-PROGRESS) and end COMPLETED with insights following, or end FAILED with NO-ANSWER,
+BUSY or FAILED. The simulation is lazy: a batch's clock is advanced only when someone looks at it
+(get, results, list), by the real time elapsed times ``time_scale``. Each call's timings and
+outcome come from a hash of (seed, batch_id, row position), so the same rows get the same fates
+whenever they are looked at, and after a restart.
 """
 
 from __future__ import annotations
 
-import random
+import hashlib
+import struct
 import time
 from datetime import datetime
 
@@ -18,6 +22,13 @@ from uploader.emulator.store import Batch, Request, Store, iso, utcnow
 __all__ = ["Outreach"]
 
 _FAILURES = ("NO-ANSWER", "BUSY", "FAILED")
+#: Simulated seconds a phone rings before it is answered (or given up on).
+_RING_SECONDS = (5.0, 30.0)
+
+
+def _is_live(req: Request) -> bool:
+    """Whether the simulation still has something to do with this request."""
+    return req.request_status in ("INITIATED", "CONNECTED") or req.insights_status == "PENDING"
 
 
 class Outreach:
@@ -26,23 +37,21 @@ class Outreach:
     def __init__(self, store: Store, settings: EmulatorSettings) -> None:
         self.store = store
         self.settings = settings
-        self._rngs: dict[str, random.Random] = {}
 
     def reset(self, settings: EmulatorSettings) -> None:
         self.settings = settings
-        self._rngs.clear()
 
-    def _rng(self, batch: Batch) -> random.Random:
-        rng = self._rngs.get(batch.batch_id)
-        if rng is None:
-            # advance past the draws already made (a restarted emulator continues the sequence)
-            rng = random.Random(f"{self.settings.seed}:{batch.batch_id}")
-            for _ in range(batch.next_pending):
-                rng.random()
-                rng.random()
-                rng.random()
-            self._rngs[batch.batch_id] = rng
-        return rng
+    def _draws(self, batch: Batch, req: Request) -> tuple[float, float, float, float]:
+        """Four uniform draws for one call, fixed by (seed, batch_id, row position).
+
+        Hash-based rather than one sequential generator, so a call's fate does not depend on
+        when the batch was looked at, on other rows being removed, or on a restart.
+        """
+        digest = hashlib.blake2b(
+            f"{self.settings.seed}:{batch.batch_id}:{req.pos}".encode(), digest_size=16
+        ).digest()
+        a, b, c, d = struct.unpack("<4I", digest)
+        return a / 2**32, b / 2**32, c / 2**32, d / 2**32
 
     def rate_per_hour(self, batch: Batch, now: datetime) -> float:
         if batch.auto_call_rate and batch.expires_on is not None:
@@ -75,13 +84,9 @@ class Outreach:
         for req in batch.live:
             if req.removed:
                 continue
-            if req.due is not None and req.due <= sim_now and req.request_status == "INITIATED":
-                self._finish(batch, req)
-                self._insights(req, sim_now)
+            if self._step(batch, req, sim_now):
                 changed.append(req)
-            elif self._insights(req, sim_now):
-                changed.append(req)
-            if req.request_status == "INITIATED" or req.insights_status == "PENDING":
+            if _is_live(req):
                 still_live.append(req)
         batch.live = still_live
         calling = not (
@@ -94,7 +99,6 @@ class Outreach:
             batch.carry += dt_sim * rate_s
             budget = int(batch.carry)
             batch.carry -= budget
-            rng = self._rng(batch)
             reqs = batch.requests
             k = 0
             while k < budget and batch.next_pending < len(reqs):
@@ -105,30 +109,52 @@ class Outreach:
                 # the k-th call of this step starts when the pacing reaches it, not at the end
                 started = start_sim + (k + 1 - carry_before) / rate_s if rate_s else sim_now
                 k += 1
-                duration_draw, outcome_draw, kind_draw = rng.random(), rng.random(), rng.random()
-                lo, hi = self.settings.call_seconds
-                req.due = min(started, sim_now) + lo + (hi - lo) * duration_draw
+                ring_draw, talk_draw, outcome_draw, kind_draw = self._draws(batch, req)
+                started = min(started, sim_now)
+                ring = _RING_SECONDS[0] + (_RING_SECONDS[1] - _RING_SECONDS[0]) * ring_draw
                 if outcome_draw < self.settings.success_rate:
+                    lo, hi = self.settings.call_seconds
                     req.outcome = "COMPLETED"
+                    req.connect_at = started + ring
+                    req.due = req.connect_at + lo + (hi - lo) * talk_draw
                 else:
                     req.outcome = _FAILURES[int(kind_draw * len(_FAILURES)) % len(_FAILURES)]
+                    req.connect_at = None
+                    req.due = started + ring
                 req.attempt_count = 1
                 req.sent_at = sent_at
                 req.session_id = self.store.next_session
                 req.conversation_id = self.store.next_session
                 self.store.next_session += 1
                 req.channel_manager_sid = f"CA{req.session_id:032x}"
-                batch.set_status(req, "INITIATED", "IN-PROGRESS")
-                if req.due <= sim_now:
-                    self._finish(batch, req)
-                    self._insights(req, sim_now)
+                batch.set_status(req, "INITIATED", "RINGING")
+                self._step(batch, req, sim_now)
                 changed.append(req)
-                if req.request_status == "INITIATED" or req.insights_status == "PENDING":
+                if _is_live(req):
                     still_live.append(req)
             if batch.next_pending >= len(reqs):
                 batch.carry = 0.0  # nothing left to call: do not bank calls for later
         if changed:
             self.store.save_batch(batch, changed)
+
+    def _step(self, batch: Batch, req: Request, sim_now: float) -> bool:
+        """Move one call along as far as ``sim_now`` allows; True when anything changed."""
+        changed = False
+        if (
+            req.request_status == "INITIATED"
+            and req.connect_at is not None
+            and req.connect_at <= sim_now
+        ):
+            batch.set_status(req, "CONNECTED", "IN-PROGRESS")
+            changed = True
+        if (
+            req.request_status in ("INITIATED", "CONNECTED")
+            and req.due is not None
+            and req.due <= sim_now
+        ):
+            self._finish(batch, req)
+            changed = True
+        return self._insights(req, sim_now) or changed
 
     @staticmethod
     def _insights(req: Request, sim_now: float) -> bool:

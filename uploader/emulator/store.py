@@ -79,6 +79,7 @@ class Request:
     removed: bool = False
     #: Simulated second at which the running call ends / the insights are ready.
     due: float | None = None
+    connect_at: float | None = None
     insights_due: float | None = None
     outcome: str | None = None
 
@@ -88,6 +89,7 @@ class Request:
     def to_row(self) -> dict[str, Any]:
         out = self.to_api()
         out.update(removed=self.removed, due=self.due, insights_due=self.insights_due)
+        out["connect_at"] = self.connect_at
         out["outcome"] = self.outcome
         return out
 
@@ -230,7 +232,7 @@ class Batch:
         self.requests.append(req)
         if req.removed:  # reloaded from disk after a remove-requests
             return
-        if req.request_status == "INITIATED" or req.insights_status == "PENDING":
+        if req.request_status in ("INITIATED", "CONNECTED") or req.insights_status == "PENDING":
             self.live.append(req)
         if req.request_status != "DUPLICATE":
             self.index.setdefault(req.reference_id, req)
