@@ -81,7 +81,7 @@ REFERENCE_ID_ALIASES = (
     "uid",
 )
 
-_SETTING_KEYS = {
+_SETTING_KEYS: dict[str, type | tuple[type, ...]] = {
     "target": str,
     "reference_id": str,
     "exclude": list,
@@ -139,7 +139,7 @@ def load_mapping_file(path: Path) -> dict[str, Any]:
             expected = _SETTING_KEYS[key]
             if (expected is int and isinstance(value, bool)) or not isinstance(value, expected):
                 raise ConfigError(f"{path}: setting {key!r} has the wrong type ({value!r})")
-            if expected is list and not all(isinstance(v, str) for v in value):
+            if isinstance(value, list) and not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{path}: setting {key!r} must be a list of column names")
             settings[key] = value
     return settings

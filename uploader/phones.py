@@ -24,7 +24,9 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata
-from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_ENTITY
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+_NON_GEO = "001"  # phonenumbers' REGION_CODE_FOR_NON_GEO_ENTITY
 
 __all__ = ["e164_column", "e164_one", "invalid_reason"]
 
@@ -85,7 +87,7 @@ class _Rules:
 def _rules(region: str) -> _Rules | None:
     """Rules for a region code, or None when the fast path must not be used for it."""
     meta = PhoneMetadata.metadata_for_region(region, None)
-    if meta is None or region == REGION_CODE_FOR_NON_GEO_ENTITY:
+    if meta is None or region == _NON_GEO:
         return None
     try:
         return _digest(region, meta)
@@ -104,8 +106,10 @@ def _anchor(pattern: str | None) -> str | None:
 
 def _digest(region: str, meta: PhoneMetadata) -> _Rules:
     general = meta.general_desc
-    possible = tuple(general.possible_length) if general else ()
-    local = tuple(general.possible_length_local_only) if general else ()
+    if general is None or meta.country_code is None:
+        raise _NoFastPath(region)
+    possible = tuple(general.possible_length)
+    local = tuple(general.possible_length_local_only)
     if not possible:
         raise _NoFastPath(region)
     table = np.empty(_MAX_INPUT + 2, dtype=np.int8)

@@ -471,7 +471,9 @@ def _parse_csv_body(
     names = [f"c{i}" for i in range(width)]
     # Quoted fields may hold newlines; without any quote the faster splitter is exact.
     # (bytes.find is a memchr; "in" on a memoryview would walk it item by item)
-    quoted = (body.obj if isinstance(body, memoryview) else body).find(b'"') != -1
+    whole = body.obj if isinstance(body, memoryview) else body
+    plain = isinstance(whole, bytes | bytearray)
+    quoted = whole.find(b'"') != -1 if plain else b'"' in bytes(body)
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(body)),
