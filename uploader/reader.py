@@ -472,8 +472,7 @@ def _parse_csv_body(
     # Quoted fields may hold newlines; without any quote the faster splitter is exact.
     # (bytes.find is a memchr; "in" on a memoryview would walk it item by item)
     whole = body.obj if isinstance(body, memoryview) else body
-    plain = isinstance(whole, bytes | bytearray)
-    quoted = whole.find(b'"') != -1 if plain else b'"' in bytes(body)
+    quoted = (whole if isinstance(whole, bytes) else bytes(body)).find(b'"') != -1
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(body)),
