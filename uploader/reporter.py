@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat, zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -347,12 +348,15 @@ class _RowSource:
     def rows(self) -> Iterator[tuple[list[str], list[Any]]]:
         table = self.validation.table
         issues = self.validation.issues_by_row()
-        cell_rows: Iterable[tuple[Any, ...]] = (
-            zip(*table.columns, strict=False) if table.columns else iter(lambda: (), None)
-        )
+        width = len(table.headers)
+        # row_numbers lead: a short column is padded, never allowed to drop a row
+        blank = ("",) * width
+        cell_rows = chain(zip_longest(*table.columns, fillvalue=""), repeat(blank))
         for i, (row_number, cells) in enumerate(zip(table.row_numbers, cell_rows, strict=False)):
             number = int(row_number)
-            texts = [c if type(c) is str else _text(c) for c in cells]
+            texts = [c if type(c) is str else _text(c) for c in cells[:width]]
+            if len(texts) < width:
+                texts += [""] * (width - len(texts))
             yield texts, self.added(i, number, issues.get(number, ()))
 
 
@@ -456,8 +460,8 @@ def write_report(
             f"{out}: {table.n_rows:,} rows x {len(header)} columns do not fit in one {fmt} "
             f"sheet ({SHEET_MAX_ROWS:,} x {SHEET_MAX_COLUMNS:,}); write the report as .csv"
         )
-    sample = [
-        [_text(col[i]) for col in table.columns] + [""] * len(ADDED_COLUMNS)
+    sample = [  # the first rows, for column widths
+        [_text(col[i]) if i < len(col) else "" for col in table.columns] + [""] * len(ADDED_COLUMNS)
         for i in range(min(table.n_rows, 1000))
     ]
 

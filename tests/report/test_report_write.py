@@ -513,3 +513,15 @@ def test_added_names_never_collide(headers: list[str]) -> None:
     assert len({n.casefold() for n in names}) == len(names)
     for base, name in zip(ADDED_COLUMNS, names, strict=True):
         assert name == base or name.startswith(base + " (uploader")
+
+
+def test_ragged_columns_never_drop_rows(tmp_path: Path) -> None:
+    from uploader.models import ColumnMapping, Table
+
+    table = Table(Path("r.csv"), "csv", None, ["a", "b"], [["1", "2", "3"], ["x"]], [2, 3, 4])
+    validation = ValidationResult(
+        table, ColumnMapping(None, "a", ()), [], [], ["valid"] * 3, [""] * 3, [""] * 3
+    )
+    write_report(tmp_path / "r.csv", validation)
+    rows = read_csv(tmp_path / "r.csv")
+    assert [r[:3] for r in rows[1:]] == [["1", "x", "2"], ["2", "", "3"], ["3", "", "4"]]
