@@ -313,7 +313,8 @@ def _mostly_nul(data: bytes) -> bool:
 
 def sniff_delimiter(sample: str, default: str = ",") -> str:
     """Pick the delimiter among , ; tab | that splits the first lines most consistently."""
-    lines = sample.splitlines()[:50]
+    # Only \r and \n end a CSV line (str.splitlines also splits on \x85, \u2028, \x0c...).
+    lines = sample.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:50]
     if len(lines) > 1 and not sample.endswith(("\n", "\r")):
         lines = lines[:-1]  # the last line of a sample may be cut short
     if not lines:

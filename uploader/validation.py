@@ -10,6 +10,7 @@ variable missing from the headers, no data rows). Checks run on whole Arrow colu
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import overload
@@ -36,6 +37,8 @@ from uploader.phones import e164_column, invalid_reason
 from uploader.reader import TextColumn, as_arrow, read_table
 
 __all__ = ["LazyRecords", "generate_reference_ids", "validate"]
+
+log = logging.getLogger("uploader")
 
 _MAX_REASONS = 1_000  # distinct invalid numbers explained in detail; the rest get a short reason
 
@@ -209,6 +212,15 @@ def validate(
         )
     filled = ~blank
     issues = _Issues(row_numbers)
+    for j, header in enumerate(table.headers):
+        if not header.strip() and not _empty(columns[j]).all():
+            from uploader.reader import column_letter
+
+            log.warning(
+                "%s: column %s has values but no header; they are not sent (give it a header)",
+                table.path,
+                column_letter(j),
+            )
 
     # target -------------------------------------------------------------------------------
     target_name = mapping.target.strip()

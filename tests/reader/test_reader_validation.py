@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,23 @@ def test_scientific_notation_text_gets_a_fix_it_hint(tmp_path: Path) -> None:
     path = _write(tmp_path / "sci.csv", [["id", "phone"], ["1", "5.13E+09"]])
     issue = validate(path, ReadOptions()).issues[0]
     assert issue.code == "invalid_target" and "scientific notation" in issue.message
+
+
+def test_values_without_a_header_are_warned_about(tmp_path: Path) -> None:
+    path = tmp_path / "extra.csv"
+    path.write_text("ID,Phone\n1,5125551234,stray\n", encoding="utf-8")
+    seen: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("uploader")
+    logger.addHandler(handler)
+    try:
+        result = validate(path, ReadOptions())
+    finally:
+        logger.removeHandler(handler)
+    assert result.valid_count == 1
+    assert result.records[0].request.request_variables == {}
+    assert any("column C has values but no header" in m for m in seen)
 
 
 def test_unknown_region_is_a_config_error(tmp_path: Path) -> None:
