@@ -390,7 +390,10 @@ def write_xlsx(
                 (
                     f'</sheetData><autoFilter ref="A1:{last}{r}"/>'
                     '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
-                    'footer="0.3"/></worksheet>'
+                    'footer="0.3"/>'
+                    # phone numbers and ids are text on purpose: no green "number as text" flags
+                    f'<ignoredErrors><ignoredError sqref="A1:{last}{r}" numberStoredAsText="1"/>'
+                    "</ignoredErrors></worksheet>"
                 ).encode()
             )
         zf.writestr("xl/worksheets/sheet2.xml", _summary_sheet_xml(summary_rows(), letters))
