@@ -103,16 +103,18 @@ class Masker:
         self.enabled = enabled
         self.max_values = max_values
         self._values: set[str] = set()
+        self._known: frozenset[str] = frozenset()  # what __call__ reads: swapped, never mutated
         self._lock = threading.Lock()
 
     def remember(self, values: Iterable[Any]) -> None:
         with self._lock:
             for value in values:
                 if len(self._values) >= self.max_values:
-                    return
+                    break
                 text = "" if value is None else str(value).strip()
                 if len(text) >= 3:
                     self._values.add(text)
+            self._known = frozenset(self._values)
 
     def remember_issues(self, issues: Iterable[Any], *, skip_columns: Iterable[str] = ()) -> None:
         """The cell values quoted in validation messages (not those of ``skip_columns``)."""
@@ -126,9 +128,7 @@ class Masker:
     def __call__(self, text: str) -> str:
         if not self.enabled or not text:
             return text
-        with self._lock:
-            known = frozenset(self._values)
-        return mask_text(text, known)
+        return mask_text(text, self._known)
 
 
 class PiiFilter(logging.Filter):
