@@ -109,13 +109,13 @@ class PooledTransport(httpx.BaseTransport):
                 raise httpx.ConnectError("the client is closed")
             idle = self._idle.get(key, [])
             while idle:
-                conn = idle.pop()
-                sock = conn.sock
+                reused = idle.pop()
+                sock = reused.sock
                 # a readable idle socket means the server closed it (EOF): do not reuse
                 if sock is not None and not select.select([sock], [], [], 0)[0]:
-                    self._busy.add(conn)
-                    return conn, True
-                conn.close()
+                    self._busy.add(reused)
+                    return reused, True
+                reused.close()
         scheme, host, port = key
         conn: http.client.HTTPConnection
         if scheme == "https":
@@ -179,12 +179,18 @@ class PooledTransport(httpx.BaseTransport):
             reusable = not answer.will_close
         except TimeoutError as exc:
             self._discard(conn)
-            cls = httpx.WriteTimeout if phase == "write" else httpx.ReadTimeout
-            raise cls(f"{phase} timed out") from exc
+            timeout: type[httpx.TimeoutException] = (
+                httpx.WriteTimeout if phase == "write" else httpx.ReadTimeout
+            )
+            raise timeout(f"{phase} timed out") from exc
         except (http.client.HTTPException, OSError) as exc:
             self._discard(conn)
-            cls = httpx.WriteError if phase == "write" else httpx.RemoteProtocolError
-            raise cls(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
+            broken: type[httpx.TransportError] = (
+                httpx.WriteError if phase == "write" else httpx.RemoteProtocolError
+            )
+            raise broken(
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            ) from exc
         if reusable:
             self._release(key, conn)
         else:

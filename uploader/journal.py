@@ -24,7 +24,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -127,6 +127,10 @@ CREATE TABLE rows (
 ) WITHOUT ROWID;
 CREATE INDEX rows_batch_state ON rows(run_id, batch_seq, state);
 """
+
+
+def _no_variables(_: str) -> dict[str, str]:
+    return {}
 
 
 def default_journal_path(file_hash: str, stem: str = "") -> Path:
@@ -568,7 +572,7 @@ class Journal:
             sql += f" AND state IN ({','.join('?' * len(states))})"
             params.extend(states)
         sql += " ORDER BY row_number"
-        decode = json.loads if variables else (lambda _: {})
+        decode: Callable[[str], dict[str, str]] = json.loads if variables else _no_variables
         return [
             RowEntry(n, RowState(s), b, ref, tgt, decode(v), err, att)
             for n, s, b, ref, tgt, v, err, att in self._query(sql, params)
