@@ -33,7 +33,7 @@ from uploader.models import (
     Table,
     ValidationResult,
 )
-from uploader.phones import e164_column, invalid_reason
+from uploader.phones import e164_column, e164_one, invalid_reason
 from uploader.reader import TextColumn, as_arrow, read_table
 
 __all__ = ["LazyRecords", "generate_reference_ids", "validate"]
@@ -226,6 +226,10 @@ def validate(
     target_name = mapping.target.strip()
     target = columns[where["target"]]
     e164_arrow = e164_column(target, region)
+    # E.164 allows 15 digits; phonenumbers calls a few longer numbers valid (long German lines)
+    too_long = pc.greater(pc.utf8_length(e164_arrow), 16)
+    if pc.any(too_long).as_py():
+        e164_arrow = pc.if_else(too_long, "", e164_arrow)
     no_e164 = _empty(e164_arrow)
     target_empty = _empty(target)
     rows = np.nonzero(filled & target_empty)[0]
@@ -243,6 +247,8 @@ def validate(
     for value in bad_values:
         if value not in reasons and len(reasons) < _MAX_REASONS:
             reasons[value] = invalid_reason(value, region)
+            if reasons[value] == "no such number range" and len(e164_one(value, region)) > 16:
+                reasons[value] = "more than the 15 digits E.164 allows"
     issues.add(
         11,
         "invalid_target",
