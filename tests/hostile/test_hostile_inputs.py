@@ -305,3 +305,29 @@ def test_million_rows_with_one_bad_row_at_the_end(tmp_path: Path) -> None:
         ]
     }
     assert peak < 1024, f"peak RSS {peak} MiB"
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\x0c", "\x1e"])
+def test_unicode_line_separators_in_a_cell_do_not_fool_the_delimiter_sniffer(
+    separator: str, tmp_path: Path
+) -> None:
+    """Found by fuzzing: str.splitlines() split the sample on NEL and friends, so '|' won."""
+    path = tmp_path / "nel.csv"
+    path.write_text(f"phone,reference_id,a,b\n+15125550101,r1,|{separator},\n", encoding="utf-8")
+    table = read_table(path, ReadOptions())
+    assert table.delimiter == ","
+    assert table.headers == ["phone", "reference_id", "a", "b"]
+
+
+def test_a_number_phonenumbers_calls_valid_but_longer_than_e164_is_refused(tmp_path: Path) -> None:
+    """Found by fuzzing: '30000000000000' in DE formats as +49 and 14 digits, 16 in all."""
+    from uploader.validation import validate
+
+    path = tmp_path / "long_de.csv"
+    path.write_text("phone,reference_id\n30000000000000,a\n030 1234567,b\n", encoding="utf-8")
+    result = validate(path, ReadOptions(region="DE"))
+    assert list(result.targets_e164) == ["", "+49301234567"]
+    assert [issue.message for issue in result.issues] == [
+        "Row 2: '30000000000000' in column 'phone' is not a valid phone number (more than the "
+        "15 digits E.164 allows; numbers without +country code are read as DE)."
+    ]
