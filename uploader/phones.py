@@ -355,12 +355,9 @@ def _e164_distinct(values: pa.Array, region: str) -> pa.Array:
             values.filter(mask), _EXTENSION, "", max_replacements=1
         )
         core = pc.replace_with_mask(values, mask, stripped)
-    plain = _match(core, _PLAIN) & (lengths <= _MAX_INPUT)
-    digits = core  # only plain rows use it, so dropping their punctuation leaves the digits
-    for char in " -.()+":
-        digits = pc.replace_substring(digits, char, "")
+    plain, plus, digits = _plain_digits(core)
+    plain &= lengths <= _MAX_INPUT
     ndigits = _lengths(digits)
-    plus = _np(pc.starts_with(core, "+"))
     fast = plain & (ndigits >= 3) & (ndigits <= _MAX_NSN) & ~done
     certain = np.zeros(n, dtype=bool)
 
@@ -385,6 +382,47 @@ def _e164_distinct(values: pa.Array, region: str) -> pa.Array:
 
 
 _Pieces = list[tuple[np.ndarray, pa.Array]]
+
+_PLAIN_BYTES = np.zeros(256, dtype=bool)
+_PLAIN_BYTES[[ord(c) for c in "0123456789 ().-"]] = True
+
+
+def _plain_digits(values: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """(plain, leading plus, digits) per value, straight from the UTF-8 bytes.
+
+    *plain* is ``^\\+?[0-9 ().\\-]+$`` (the shape whose parse depends only on its digits); *digits*
+    keeps the ASCII digits of each value, in order. One pass of numpy over the bytes instead of
+    a regex and six replaces.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, bool), np.zeros(0, bool), pa.array([], pa.string())
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[
+        values.offset : values.offset + n + 1
+    ]
+    raw = values.buffers()[2]
+    data = np.frombuffer(raw, dtype=np.uint8) if raw is not None else np.zeros(0, np.uint8)
+    data = data[offsets[0] : offsets[-1]]
+    offsets = (offsets - offsets[0]).astype(np.int64)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    plus = np.zeros(n, dtype=bool)
+    plus[filled] = data[starts[filled]] == ord("+")
+    allowed = _PLAIN_BYTES[data]
+    allowed[starts[plus]] = True
+    bad = np.concatenate(([0], np.cumsum(~allowed, dtype=np.int64)))
+    plain = filled & (bad[ends] == bad[starts])
+    is_digit = (data >= ord("0")) & (data <= ord("9"))
+    kept = np.concatenate(([0], np.cumsum(is_digit, dtype=np.int64)))
+    new_offsets = kept[offsets].astype(np.int32)
+    digits = pa.StringArray.from_buffers(
+        n, pa.py_buffer(new_offsets.tobytes()), pa.py_buffer(data[is_digit].tobytes())
+    )
+    return plain, plus, digits
 
 
 def _assemble(pieces: _Pieces, n: int) -> pa.Array:
