@@ -415,7 +415,7 @@ def _plain_digits(values: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     allowed = _PLAIN_BYTES[data]
     allowed[starts[plus]] = True
     bad = np.concatenate(([0], np.cumsum(~allowed, dtype=np.int64)))
-    plain = filled & (bad[ends] == bad[starts])
+    plain = filled & (bad[ends] == bad[starts]) & ~(plus & (ends - starts == 1))
     is_digit = (data >= ord("0")) & (data <= ord("9"))
     kept = np.concatenate(([0], np.cumsum(is_digit, dtype=np.int64)))
     new_offsets = kept[offsets].astype(np.int32)

@@ -100,3 +100,19 @@ def test_unrelated_headers_are_variables_not_ids(header: str) -> None:
         return
     mapping = resolve_columns(["ID", "Phone", header], ReadOptions())
     assert mapping.variables == (header.strip(),)
+
+
+@given(
+    st.lists(st.text(alphabet="0123456789 ().-+xé٣", max_size=12), max_size=30), st.integers(0, 3)
+)
+def test_plain_shape_and_digits_match_the_regex(values: list[str], skip: int) -> None:
+    import re
+
+    from uploader.phones import _PLAIN, _plain_digits
+
+    array = pa.array(["pad"] * skip + values, type=pa.string()).slice(skip)  # non-zero offset
+    plain, plus, digits = _plain_digits(array)
+    for i, value in enumerate(values):
+        assert plain[i] == bool(re.fullmatch(_PLAIN, value, flags=re.ASCII)), value
+        assert plus[i] == value.startswith("+")
+        assert digits[i].as_py() == "".join(ch for ch in value if ch in "0123456789")
