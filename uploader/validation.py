@@ -164,10 +164,11 @@ class _Issues:
         if not len(rows):
             return
         self.flagged[rows] = True
-        for i, value in zip(rows.tolist(), values, strict=True):
-            number = int(self.row_numbers[i])
+        append = self.items.append
+        numbers = self.row_numbers[rows].tolist()
+        for i, number, value in zip(rows.tolist(), numbers, values, strict=True):
             text = message(number, value, i)  # type: ignore[operator]
-            self.items.append((i, order, RowIssue(code, number, column, value, text)))
+            append((i, order, RowIssue(code, number, column, value, text)))
 
     def sorted(self) -> list[RowIssue]:
         self.items.sort(key=lambda item: (item[0], item[1]))
