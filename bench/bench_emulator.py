@@ -101,7 +101,7 @@ _RUNS = iter(range(1_000_000))
 def _wrk(
     url: str, seconds: float, connections: int, headers: dict[str, str], lua: str | None
 ) -> tuple[float, int, int]:
-    cmd = ["taskset", "-c", "1", "wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
+    cmd = ["taskset", "-c", "1", "wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
     cmd += ["--timeout", "10s"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
