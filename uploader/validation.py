@@ -40,7 +40,12 @@ __all__ = ["LazyRecords", "generate_reference_ids", "validate"]
 
 log = logging.getLogger("uploader")
 
-_MAX_REASONS = 1_000  # distinct invalid numbers explained in detail; the rest get a short reason
+_MAX_REASONS = 200  # distinct invalid numbers explained in detail; the rest get a short reason
+
+
+def _short_reason(value: str) -> str:
+    digits = sum(ch.isdigit() for ch in value)
+    return f"not a valid number; it has {digits} digit{'s' if digits != 1 else ''}"
 
 
 class LazyRecords(Sequence[Record]):
@@ -258,7 +263,7 @@ def validate(
         bad_values,
         lambda r, v, i: (
             f"Row {r}: {_shorten(v)!r} in column {target_name!r} is not a valid phone number "
-            f"({reasons.get(v, 'not a valid number')}; numbers without +country code are "
+            f"({reasons.get(v) or _short_reason(v)}; numbers without +country code are "
             f"read as {region})."
         ),
     )

@@ -116,3 +116,15 @@ def test_plain_shape_and_digits_match_the_regex(values: list[str], skip: int) ->
         assert plain[i] == bool(re.fullmatch(_PLAIN, value, flags=re.ASCII)), value
         assert plus[i] == value.startswith("+")
         assert digits[i].as_py() == "".join(ch for ch in value if ch in "0123456789")
+
+
+@given(
+    st.lists(
+        st.one_of(st.floats(), st.text(max_size=5), st.integers(-(10**6), 10**6).map(float)),
+        max_size=40,
+    )
+)
+def test_bulk_column_conversion_equals_cell_by_cell(cells: list) -> None:
+    from uploader.reader import _column_text
+
+    assert list(_column_text(tuple(cells))) == [cell_to_text(c) for c in cells]
