@@ -244,7 +244,7 @@ def _float_column_text(cells: Sequence[Any]) -> list[str]:
     display), else the Python path.
     """
     out = np.array(cells, dtype=object)
-    is_float = np.array(list(map(type, cells)), dtype=object) == float
+    is_float = np.equal(np.array(list(map(type, cells)), dtype=object), float).astype(bool)
     values = out[is_float].astype(np.float64)
     text = np.full(len(values), "", dtype=object)
     finite = np.isfinite(values)
