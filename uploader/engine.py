@@ -431,9 +431,9 @@ class _Runner:
         batches = self.journal.batches(self.run)
         self.progress("upload", self.done, self.total)
         if self.options.mode == "upload":
-            # batches are independent: a few walk their lifecycle at once (the journal is
+            # batches are independent: up to 16 walk their lifecycle at once (the journal is
             # thread-safe), so one batch's latency overlaps another's processing
-            with ThreadPoolExecutor(min(8, max(1, len(batches)))) as pool:
+            with ThreadPoolExecutor(min(16, max(1, len(batches)))) as pool:
                 list(pool.map(self._one_upload_batch, batches))
         else:
             for batch in batches:
