@@ -744,6 +744,19 @@ class _Runner:
         if failed:
             return f"{len(failed)} row(s) failed; rerun the same command to retry them"
         results = self._cache.pop(batch.batch_id, None)
+        if results is None and not batch.preexisting:
+            # add mode: every row got its own answer, so the server's counts must equal the
+            # rows it stored for us; only a mismatch needs the full results to say which
+            stored_msgs = set(REJECTED_STATUSES.values())
+            stored = sum(
+                1
+                for r in rows
+                if r.state == RowState.ACCEPTED
+                or (r.state == RowState.REJECTED and r.error in stored_msgs)
+            )
+            found = self.api.get_batch(batch.batch_id)
+            if sum(int(v or 0) for v in (found.get("status_counts") or {}).values()) == stored:
+                return ""
         if results is None:
             results = self.api.results(batch.batch_id)
         self.server_results[batch.batch_id] = results
