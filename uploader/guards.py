@@ -14,7 +14,9 @@ in front of them for hostile ones, each cheap next to the parse it protects and 
   spreadsheets never need them;
 - text with a line longer than :data:`MAX_LINE_BYTES` (a 50 MB cell), a quote that never closes
   (everything after it would silently become one cell), or two encodings in one file;
-- more than :data:`MAX_COLUMNS` columns (Excel's own limit).
+- more than :data:`MAX_COLUMNS` columns (Excel's own limit);
+- formula cells without a saved result (written by a program, never calculated) are not
+  refused (they read as empty, as the reader documents) but logged as a warning that says why.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import logging
+import re
 import stat
 import zipfile
 import zlib
@@ -30,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from uploader.errors import InputError
+
+log = logging.getLogger("uploader")
 
 __all__ = [
     "MAX_COLUMNS",
@@ -184,6 +190,8 @@ def _check_member_size(where: str, name: str, size: int, compressed: int) -> Non
 def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> int:
     """Inflate one part as a stream (never more than it declared) and look for DTDs."""
     xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
+    sheet = info.filename.lower().startswith("xl/worksheets/")
+    warned = False
     read = 0
     tail = b""
     try:
@@ -206,7 +214,20 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> int:
                             "so the file is refused",
                             path=where,
                         )
-                    tail = chunk[-16:]
+                    if sheet and not warned and b"</f>" in window:
+                        cell = _uncached_formula(window)
+                        if cell is not None:
+                            warned = True
+                            log.warning(
+                                "%s: cell %s of %s holds a formula with no saved result (the "
+                                "file was written by a program, never opened in a spreadsheet "
+                                "app), so it reads as empty; open and save the file in Excel or "
+                                "LibreOffice to store the results",
+                                where,
+                                cell,
+                                info.filename,
+                            )
+                    tail = chunk[-256:]
     except InputError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
@@ -218,6 +239,19 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> int:
     except (OSError, NotImplementedError):
         return read  # an unsupported compression method: the workbook reader decides
     return read
+
+
+#: A formula cell with no saved result: ``<f>..</f></c>`` or openpyxl's ``<f>..</f><v /></c>``.
+#: (``<v></v>`` is a saved empty-text result, which Excel writes; it is left alone.)
+_UNCACHED = re.compile(
+    rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*>\s*<f[^>]*>[^<]*</f>\s*(?:<v\s*/>)?\s*</c>'
+)
+
+
+def _uncached_formula(window: bytes) -> str | None:
+    """The first formula cell with no saved result in this stretch of sheet XML, if any."""
+    match = _UNCACHED.search(window)
+    return None if match is None else (match.group(1) + match.group(2)).decode()
 
 
 # --------------------------------------------------------------------------------------- text

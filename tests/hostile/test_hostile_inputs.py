@@ -217,6 +217,36 @@ def test_giant_cell_is_refused_when_it_is_not_the_first_big_line(tmp_path: Path)
     assert (info.value.row, info.value.column) == (1002, "reference_id")
 
 
+def test_formulas_without_saved_results_are_named_in_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cells read as empty (the reader's documented choice); the warning says why."""
+    path = make("formulas_no_cache", tmp_path)
+    code, _out, err = _validate(path, capsys)
+    assert code == 1
+    assert (
+        f"WARNING {path}: cell A2 of xl/worksheets/sheet1.xml holds a formula with no saved "
+        "result (the file was written by a program, never opened in a spreadsheet app), so it "
+        "reads as empty; open and save the file in Excel or LibreOffice to store the results"
+    ) in err.splitlines()
+
+
+def test_formulas_with_saved_results_read_as_their_values(tmp_path: Path) -> None:
+    """xlsxwriter stores a result with each formula (as Excel does): those files read fine."""
+    import xlsxwriter
+
+    path = tmp_path / "cached.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, ["phone", "reference_id", "greeting"])
+    ws.write_formula(1, 0, '="+1512555"&"0101"', None, "+15125550101")
+    ws.write(1, 1, "r1")
+    ws.write_formula(1, 2, '=""', None, "")
+    wb.close()
+    table = read_table(path, ReadOptions())
+    assert [list(c) for c in table.columns] == [["+15125550101"], ["r1"], [""]]
+
+
 def test_literal_quote_inside_an_unquoted_field_is_not_an_unclosed_quote(tmp_path: Path) -> None:
     path = tmp_path / "inches.csv"
     path.write_text('phone,reference_id,item\n+15125550101,r1,12" pizza\n', encoding="utf-8")
