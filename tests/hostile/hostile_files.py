@@ -237,6 +237,36 @@ def make_entity_bomb(d: Path) -> Path:
     return write_xlsx_parts(d / "entity_bomb.xlsx", minimal_xlsx_parts(sheet, shared))
 
 
+def make_ods_entity_bomb(d: Path) -> Path:
+    """Billion laughs in an OpenDocument spreadsheet's content.xml."""
+    levels = ['<!ENTITY a0 "ha">'] + [
+        f'<!ENTITY a{i} "{("&a" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
+    ]
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<!DOCTYPE office:document-content [{''.join(levels)}]>"
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body>'
+        '<office:spreadsheet><table:table table:name="S"><table:table-row><table:table-cell>'
+        "<text:p>&a9;</text:p></table:table-cell></table:table-row></table:table>"
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry '
+        'manifest:full-path="/" manifest:media-type='
+        '"application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry '
+        'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    path = d / "entity_bomb.ods"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        zf.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    return path
+
+
 def make_external_entity(d: Path) -> Path:
     """XXE: a sheet whose DOCTYPE pulls a local file into a cell."""
     sheet = (

@@ -51,6 +51,10 @@ FATAL: dict[str, str] = {
         "error: {p}: part xl/worksheets/sheet1.xml declares an XML DOCTYPE or ENTITY (an "
         "entity bomb or external entity); spreadsheets never need one, so the file is refused"
     ),
+    "ods_entity_bomb": (
+        "error: {p}: part content.xml declares an XML DOCTYPE or ENTITY (an entity bomb or "
+        "external entity); spreadsheets never need one, so the file is refused"
+    ),
     "password_xlsx": (
         "error: {p}: is password-protected (encrypted); open it in Excel, remove the password "
         "(File > Info > Protect Workbook) and save it again"
@@ -290,7 +294,8 @@ MEMORY_BOUND_MIB = 500
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["zip_bomb", "lying_zip_bomb", "entity_bomb", "big_cell", "many_columns"]
+    "name",
+    ["zip_bomb", "lying_zip_bomb", "entity_bomb", "ods_entity_bomb", "big_cell", "many_columns"],
 )
 def test_bombs_are_refused_in_bounded_memory(name: str, tmp_path: Path) -> None:
     path = make(name, tmp_path)
