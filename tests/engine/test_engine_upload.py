@@ -18,7 +18,7 @@ from engine_helpers import (
 from uploader import upload
 from uploader.client import SyllableClient
 from uploader.config import ReadOptions, UploadOptions
-from uploader.errors import AuthError, LockHeldError
+from uploader.errors import AuthError, ConfigError, ConflictError, LockHeldError
 from uploader.journal import load_outcomes
 
 
@@ -222,3 +222,31 @@ def test_a_bad_key_is_fatal_and_sends_nothing(emulator: Any, tmp_path: Path) -> 
         client_config(emulator.url, emulator.api_key),
     )
     assert result.exit_code == 0
+
+
+def test_an_unfinished_run_blocks_other_settings_on_the_same_journal(
+    emulator: Any, tmp_path: Path
+) -> None:
+    write_contacts(tmp_path / "contacts.csv", 30)
+    journal = tmp_path / "j.sqlite3"
+    with pytest.raises(AuthError):  # leaves a planned, unfinished run behind
+        upload(
+            tmp_path / "contacts.csv",
+            ReadOptions(),
+            UploadOptions(campaign_id=7, journal_path=journal),
+            client_config(emulator.url, "wrong-key-0123456789"),
+        )
+    with pytest.raises(ConfigError, match="unfinished run of this file with other settings"):
+        run(emulator, tmp_path / "contacts.csv", journal, batch_size=10)
+    assert emulator.stats()["creates_applied"] == 0
+
+
+def test_a_batch_id_taken_by_another_campaign_is_a_conflict(emulator: Any, tmp_path: Path) -> None:
+    with SyllableClient(client_config(emulator.url, emulator.api_key)) as api:
+        api.create_batch("taken", 99)
+    write_contacts(tmp_path / "contacts.csv", 10)
+    with pytest.raises(ConflictError, match="campaign 99"):
+        run(emulator, tmp_path / "contacts.csv", tmp_path / "j.sqlite3", mode="add",
+            batch_id="taken")  # fmt: skip
+    with SyllableClient(client_config(emulator.url, emulator.api_key)) as api:
+        assert api.results("taken") == []
