@@ -117,13 +117,14 @@ def _write_report(out: Path, result: Any, client_config: Any, progress: Any) -> 
 
     found: dict[tuple[str, str], dict[str, Any]] = dict(result.server_results)
     have = {batch_id for batch_id, _ in found}
-    # batches this run did not read back (verified by an earlier run) are fetched now
+    # batches this run did not read back (verified by an earlier run) are fetched now; one that
+    # never reached the server (left in "creating" by a crash) has nothing to show, not an error
     missing = [
         b.batch_id for b in result.batches if b.state != "planned" and b.batch_id not in have
     ]
     if missing:
         with SyllableClient(client_config) as api:
-            found.update(fetch_results(api, missing))
+            found.update(fetch_results(api, missing, skip_missing=True))
     write_report(
         out,
         result.validation,
