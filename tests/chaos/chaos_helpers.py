@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ __all__ = [
     "Run",
     "Tally",
     "UploaderRun",
+    "kill_phase",
     "verify",
     "write_config",
     "write_contacts",
@@ -194,6 +196,7 @@ class Tally:
     lost: int = 0
     duplicated: int = 0
     reruns: int = 0
+    kill_phases: Counter[str] = field(default_factory=Counter)
 
     def line(self) -> str:
         faults = self.uploader_kills + self.emulator_kills + sum(self.server_faults.values())
@@ -202,8 +205,38 @@ class Tally:
             f"chaos: {self.trials} trials, {faults:,} faults injected "
             f"({self.uploader_kills} uploader SIGKILLs, {self.emulator_kills} emulator SIGKILLs"
             f"{', ' + kinds if kinds else ''}), {self.rows:,} valid rows, {self.lost} lost, "
-            f"{self.duplicated} duplicated, {self.reruns} reruns"
+            f"{self.duplicated} duplicated, {self.reruns} completion runs"
+            + (
+                "; uploader kills landed: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.kill_phases.items()))
+                if self.kill_phases
+                else ""
+            )
         )
+
+
+def kill_phase(journal: Path) -> str:
+    """Where a killed run stopped, read from its journal (what the rerun had to resume)."""
+    if not journal.exists():
+        return "before the journal"
+    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
+        try:
+            run = db.execute("SELECT id, state FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        except sqlite3.OperationalError:
+            return "before the journal"
+        if run is None:
+            return "before the plan"
+        if run[1] != "open":
+            return "after the run was recorded"
+        states = {s for (s,) in db.execute("SELECT state FROM batches WHERE run_id=?", (run[0],))}
+        sending = db.execute(
+            "SELECT count(*) FROM rows WHERE run_id=? AND state='sending'", (run[0],)
+        ).fetchone()[0]
+    if states <= {"planned"}:
+        return "planned, nothing created"
+    if states & {"creating", "created", "uploading"}:
+        return "rows in flight" if sending else "creating/filling"
+    return "verifying/activating"
 
 
 def _client(url: str, key: str) -> SyllableClient:

@@ -3,7 +3,8 @@
 Three kinds of trial, all seeded (the seed is in the test id, so any failure replays):
 
 1. the uploader SIGKILLed at a random moment of a 3,000-row run (upload and add mode
-   alternating), then the same command rerun to completion;
+   alternating), every fourth trial killing the resuming run too, then the same command rerun
+   to completion; where each kill landed (read from the journal) goes into the tally;
 2. the emulator SIGKILLed and restarted on its ``--db`` at random moments while a run is going;
 3. every fault kind at once (latency, 429 with Retry-After, 5xx, dropped and hung connections,
    ambiguous successes), with and without an uploader SIGKILL on top.
@@ -21,7 +22,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chaos_helpers import ROWS, TALLY, UploaderRun, verify, write_config, write_contacts
+from chaos_helpers import (
+    ROWS,
+    TALLY,
+    UploaderRun,
+    kill_phase,
+    verify,
+    write_config,
+    write_contacts,
+)
 
 from uploader.emulator.process import EmulatorProcess
 
@@ -100,7 +109,13 @@ def test_uploader_sigkill_at_a_random_moment_then_rerun(
     first = runner.run(kill_after=kill_after)
     if first.killed:
         TALLY.uploader_kills += 1
+        TALLY.kill_phases[kill_phase(tmp_path / "journal.sqlite")] += 1
         assert first.code == -9
+        if trial % 4 == 3:  # and the resuming run killed too, half way through
+            second = runner.run(kill_after=rng.uniform(0.3, 0.8) * baseline[mode])
+            if second.killed:
+                TALLY.uploader_kills += 1
+                TALLY.kill_phases[kill_phase(tmp_path / "journal.sqlite")] += 1
     final, reruns = runner.run_to_completion()
     TALLY.reruns += reruns
     verify(emu.url, emu.api_key, expected, final, tmp_path / "report.csv", emu.stats(), TALLY)
@@ -166,7 +181,9 @@ def test_every_fault_kind_at_once(
     runner = UploaderRun(tmp_path / "contacts.csv", emu.url, emu.api_key, mode, tmp_path, config)
     if trial >= 2:  # and an uploader SIGKILL on top
         first = runner.run(kill_after=rng.uniform(0.2, 1.5) * baseline[mode])
-        TALLY.uploader_kills += int(first.killed)
+        if first.killed:
+            TALLY.uploader_kills += 1
+            TALLY.kill_phases[kill_phase(tmp_path / "journal.sqlite")] += 1
     final, reruns = runner.run_to_completion()
     TALLY.reruns += reruns
     stats = emu.stats()
