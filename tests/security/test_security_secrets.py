@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import http.server
 import os
 import subprocess
 import sys
@@ -458,3 +459,78 @@ def test_a_profile_that_turns_tls_off_still_warns(tls_emulator: str, tmp_path: P
         str(tmp_path / "j.sqlite"),
     )
     assert WARNING in run.stderr
+
+
+# --------------------------------------------------------------------------- key hygiene
+
+
+def test_the_key_cannot_be_given_on_the_command_line(tmp_path: Path) -> None:
+    """A key in argv lands in ps output and shell history: only a file, env or profile."""
+    for command in ("upload", "results", "batches", "config"):
+        run = _run(tmp_path, command, "--help", key=None)
+        assert run.returncode == 0, run.stderr
+        flags = {word.rstrip(",") for word in run.stdout.split() if word.startswith("--")}
+        assert not {"--api-key", "--key", "--token"} & flags, command
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a redirect (A) or records who called with what (B)."""
+
+    seen: list[dict[str, str]] = []  # noqa: RUF012  (shared on purpose: one test, two servers)
+    target = ""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.target:
+            self.send_response(307)
+            self.send_header("Location", self.target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        type(self).seen.append(dict(self.headers.items()))
+        body = b'{"detail": "captured"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_redirect_never_carries_the_key_to_another_host(tmp_path: Path) -> None:
+    capture = type("Capture", (_Recorder,), {"seen": [], "target": ""})
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), capture)
+    other_url = f"http://127.0.0.1:{other.server_address[1]}"
+    bouncer = type("Bouncer", (_Recorder,), {"seen": [], "target": other_url})
+    front = http.server.ThreadingHTTPServer(("127.0.0.1", 0), bouncer)
+    servers = [other, front]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    try:
+        run = _run(
+            tmp_path,
+            "upload",
+            str(_contacts(tmp_path / "contacts.csv")),
+            "--campaign-id",
+            "7",
+            "--server-url",
+            f"http://127.0.0.1:{front.server_address[1]}",
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+        )
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    leaked = [h for h in capture.seen if any(KEY in v for v in h.values())]
+    assert leaked == []
+    _assert_no_key(tmp_path, run)
