@@ -202,7 +202,16 @@ def validate(
     table = source if isinstance(source, Table) else read_table(Path(source), options)
     if progress:
         progress("read", table.n_rows, table.n_rows)
-    mapping = resolve_columns(table.headers, options)
+    try:
+        mapping = resolve_columns(table.headers, options)
+    except InputError as exc:  # a header problem: say which file and which row holds the header
+        if exc.path:
+            raise
+        raise InputError(
+            exc.reason, path=str(table.path), row=options.header_row, column=exc.column
+        ) from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{table.path}: {exc}") from exc
     where = column_indexes(table.headers, mapping)
     n = table.n_rows
     columns = [as_arrow(c) for c in table.columns]

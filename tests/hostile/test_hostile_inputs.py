@@ -74,7 +74,7 @@ FATAL: dict[str, str] = {
         "(byte 0xEB); save the whole file again as UTF-8, or pass --encoding"
     ),
     "undecidable_delimiter": (
-        "error: no reference-id column found (looked for headers like reference_id, ID, Ref, "
+        "error: {p}: no reference-id column found (looked for headers like reference_id, ID, Ref, "
         "External ID); the headers are: 'phone', 'id,name', 'x'. Name it with "
         "--map reference_id=COLUMN, or use --generate-reference-ids"
     ),
@@ -84,7 +84,8 @@ FATAL: dict[str, str] = {
     ),
     "many_columns": "error: {p}: has 20,000 columns; at most 16,384 are read (Excel's own limit)",
     "duplicate_headers": (
-        "error: column 'name': the header 'name' appears twice (columns C and D); rename one "
+        "error: {p}, row 1, column 'name': the header 'name' appears twice (columns C and D); "
+        "rename one "
         "of them, or leave both out with --exclude"
     ),
     "xls_named_csv": "error: {p}: is an Excel 97-2003 workbook, not CSV text; rename it to .xls",
@@ -108,12 +109,12 @@ FATAL: dict[str, str] = {
         "would be read as one cell; close or remove the quote"
     ),
     "json_named_csv": (
-        "error: no phone-number column found (looked for headers like Phone, Mobile, Phone "
+        "error: {p}: no phone-number column found (looked for headers like Phone, Mobile, Phone "
         'Number, Target); the headers are: \'{{"contacts": [{{"phone": "+1512•••0101"}}]}}\''
         ". Name the column with --map target=COLUMN"
     ),
     "no_phone_column": (
-        "error: no phone-number column found (looked for headers like Phone, Mobile, Phone "
+        "error: {p}: no phone-number column found (looked for headers like Phone, Mobile, Phone "
         "Number, Target); the headers are: 'name', 'email'. Name the column with "
         "--map target=COLUMN"
     ),
