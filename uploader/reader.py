@@ -21,6 +21,8 @@ import datetime as dt
 import io
 import logging
 import math
+import re
+import zipfile
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -237,15 +239,20 @@ def _column_text(cells: Sequence[Any]) -> Sequence[str]:
 
 
 def _float_column_text(cells: Sequence[Any]) -> list[str]:
-    """Text and float cells: the floats converted with numpy/Arrow, same text as _number_text.
+    """Text and float cells: the floats converted with numpy/Arrow, same text as _number_text."""
+    out = np.array(cells, dtype=object)
+    is_float = np.equal(np.array(list(map(type, cells)), dtype=object), float).astype(bool)
+    out[is_float] = _float_texts(out[is_float].astype(np.float64))
+    return list(out.tolist())
+
+
+def _float_texts(values: np.ndarray) -> np.ndarray:
+    """Floats as text (object array), the same text as :func:`_number_text` gives one by one.
 
     Whole numbers become their digits; other finite numbers use Arrow's shortest round-trip text
     when it has at most 15 characters and no exponent (then it equals Excel's 15-significant-digit
-    display), else the Python path.
+    display), else the Python path; NaN and infinities become "".
     """
-    out = np.array(cells, dtype=object)
-    is_float = np.equal(np.array(list(map(type, cells)), dtype=object), float).astype(bool)
-    values = out[is_float].astype(np.float64)
     text = np.full(len(values), "", dtype=object)
     finite = np.isfinite(values)
     whole = finite & (np.floor(values) == values) & (np.abs(values) < 2.0**62)
@@ -262,8 +269,7 @@ def _float_column_text(cells: Sequence[Any]) -> list[str]:
         )
         for k in rest[odd].tolist():
             text[k] = _number_text(float(values[k]))
-    out[is_float] = text
-    return list(out.tolist())
+    return text
 
 
 def column_letter(index: int) -> str:
@@ -546,6 +552,15 @@ def _parse_csv_python(body: str, delimiter: str, width: int, path: Path) -> list
 
 
 def _read_workbook(path: Path, fmt: str, options: ReadOptions) -> Table:
+    if fmt in ("xlsx", "xlsm"):
+        table = _read_xlsx_fast(path, fmt, options)
+        if table is not None:
+            return table
+    return _read_workbook_calamine(path, fmt, options)
+
+
+def _read_workbook_calamine(path: Path, fmt: str, options: ReadOptions) -> Table:
+    """Every cell through python-calamine's Python objects: exact for any workbook, slower."""
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -606,6 +621,231 @@ def _pick_sheet(
             sheet = folded[sheet.strip().casefold()]
         name = sheet
     return name, workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+
+# ------------------------------------------------------------------------------ fast xlsx path
+
+#: Text fastexcel may have made from a number or a date, with other text than ours. Its number
+#: text has at most 9 decimals, no exponent, no leading zeros; whole numbers of 8 digits and more
+#: are left out (no double that is not whole rounds to them at 9 decimals, the spacing of doubles
+#: there exceeds 1e-9, so number or text, the digits are ours), as is any text with leading
+#: zeros (a number never reads so). Dates and datetimes: anything starting like an ISO date.
+_FX_SUSPECT = (
+    r"^-?(0|[1-9][0-9]{0,6}|(0|[1-9][0-9]*)\.[0-9]{0,8}[1-9])$"
+    r"|^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+)
+_FX_DEDUPED = re.compile(r"^(.+)_[0-9]+$")
+_MS_PER_DAY = 86_400_000
+_MS_1900_03_01 = -2_203_891_200_000  # Excel's leap-year bug lives before this day
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+#: Any attribute whose value is "b" (a boolean cell is ``t="b"``); a false match only costs speed.
+_BOOLEAN_VALUES = (b'"b"', b"'b'")
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+
+
+def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
+    """The sheet through fastexcel (Rust to Arrow, one typed column at a time), or None.
+
+    fastexcel infers one type per column and converts numbers to text its own way, so this
+    path is taken only when nothing it did can differ from the calamine path: the sheet starts
+    at A1 (row numbers stay the sheet's own), every typed column converted without a single cell
+    error, no number/boolean ambiguity (0 and 1 in a numeric column may have been booleans), no
+    text that may have been a number formatted differently, no durations, sub-second times or
+    dates before 1900-03-01, no headers renamed. Anything else returns None and the calamine
+    path reads the file (the tests compare both paths cell by cell).
+    """
+    try:
+        import fastexcel
+        from python_calamine import CalamineWorkbook
+    except ImportError:
+        return None
+    # "Could not determine dtype ... falling back to string" for empty columns: noise to users.
+    logging.getLogger("fastexcel").setLevel(logging.ERROR)
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        names = list(workbook.sheet_names)
+        name = _fast_sheet_name(workbook, names, options)
+        with zipfile.ZipFile(path) as zf:
+            part = _sheet_part(zf, name) if name is not None else None
+        if name is None or part is None or not _starts_at_a1(path, part):
+            return None
+        sheet = fastexcel.read_excel(str(path)).load_sheet(
+            name, header_row=options.header_row - 1, schema_sample_rows=None
+        )
+        infos = sheet.available_columns()
+        batch, errors = sheet.to_arrow_with_errors()
+    except Exception as exc:  # any doubt, any failure: the exact path decides
+        log.debug("fast xlsx path declined %s: %s", path, exc)
+        return None
+    if errors is not None and errors.errors:
+        return None
+    headers = _fast_headers(infos)
+    if headers is None or batch.num_columns != len(headers):
+        return None
+    check_columns(len(headers), path)
+    texts: list[pa.Array] = []
+    booleans: bool | None = None
+    for j in range(batch.num_columns):
+        column = batch.column(j)
+        if _maybe_boolean(column):
+            # fastexcel reads a boolean cell in a numeric column as 0/1; only a sheet without
+            # boolean cells lets 0 and 1 be the numbers they look like.
+            if booleans is None:
+                booleans = _has_boolean_cells(path, part)
+            if booleans:
+                return None
+        text = _fast_column_text(column)
+        if text is None:
+            return None
+        texts.append(text)
+    n_rows = _trailing_blank_cut(texts, batch.num_rows)
+    h = options.header_row
+    return Table(
+        path=path,
+        format=fmt,
+        sheet=name,
+        headers=headers,
+        columns=[TextColumn(clean_array(t.slice(0, n_rows))) for t in texts],
+        row_numbers=range(h + 1, h + 1 + n_rows),
+    )
+
+
+def _fast_sheet_name(workbook: Any, names: list[str], options: ReadOptions) -> str | None:
+    """The sheet the calamine path would read, when known without loading; else None."""
+    sheet = options.sheet
+    if sheet is None:
+        visible = _visible_first(workbook, names)
+        # The first visible sheet is the calamine path's choice when it has data (A1 is checked).
+        return visible[0] if visible else None
+    if isinstance(sheet, int) or (isinstance(sheet, str) and sheet not in names):
+        if str(sheet).strip().isdigit() and 0 <= int(str(sheet).strip()) < len(names):
+            return names[int(str(sheet).strip())]
+        folded = {n.strip().casefold(): n for n in names}
+        return folded.get(str(sheet).strip().casefold())
+    return str(sheet)
+
+
+def _sheet_part(zf: zipfile.ZipFile, name: str) -> str | None:
+    """The zip member holding the worksheet called ``name`` (from workbook.xml and its rels)."""
+    import xml.etree.ElementTree as ET
+
+    book = ET.fromstring(zf.read("xl/workbook.xml"))
+    rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    rel_id = None
+    for node in book.iter(f"{_NS_MAIN}sheet"):
+        if node.get("name") == name:
+            rel_id = next((v for k, v in node.attrib.items() if k.endswith("}id")), None)
+    links = {r.get("Id"): r.get("Target") for r in rels.iter(f"{_NS_RELS}Relationship")}
+    target = links.get(rel_id)
+    if rel_id is None or not target:
+        return None
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+
+
+def _starts_at_a1(path: Path, part: str) -> bool:
+    """Whether the first cell with a value is A1, so the sheet's range starts there.
+
+    calamine (under fastexcel) numbers rows and columns from the first used cell; the calamine
+    path pads from A1. Only the first 64 KiB of the sheet's XML are read.
+    """
+    with zipfile.ZipFile(path) as zf, zf.open(part) as handle:
+        head = handle.read(1 << 16)
+    for match in _CELL.finditer(head):
+        body = match.group(2) or b""
+        if re.search(rb"<(?:\w+:)?(?:v|t)\b[^>]*>[^<]", body):
+            return re.search(rb'\br="A1"', match.group(1)) is not None
+    return False
+
+
+def _has_boolean_cells(path: Path, part: str) -> bool:
+    """Whether any cell of the sheet is a boolean (``t="b"``), scanning its XML in chunks."""
+    overlap = b""
+    with zipfile.ZipFile(path) as zf, zf.open(part) as handle:
+        while chunk := handle.read(1 << 22):
+            window = overlap + chunk
+            if any(window.find(v) != -1 for v in _BOOLEAN_VALUES):
+                return True
+            overlap = chunk[-2:]
+    return False
+
+
+def _fast_headers(infos: Sequence[Any]) -> list[str] | None:
+    """Header texts from fastexcel's column names, or None when it may have changed one."""
+    headers: list[str] = []
+    for info in infos:
+        if info.column_name_from == "generated" and info.name == f"__UNNAMED__{info.index}":
+            headers.append("")
+        elif info.column_name_from == "looked_up":
+            headers.append(info.name)
+        else:
+            return None
+    names = set(headers)
+    for text in headers:
+        deduped = _FX_DEDUPED.match(text)
+        if deduped and deduped.group(1) in names:
+            return None  # a repeated header renamed "X_1" (or a real "X_1" beside "X")
+    if not any(headers):
+        return None
+    column = pa.array(headers, type=pa.string())
+    if _may_be_reformatted(column):
+        return None
+    return headers
+
+
+def _may_be_reformatted(text: pa.Array) -> bool:
+    """Any text fastexcel may have made from a number or a date, with other text than ours."""
+    return bool(pc.any(pc.match_substring_regex(text, _FX_SUSPECT)).as_py())
+
+
+def _maybe_boolean(column: pa.Array) -> bool:
+    """A numeric column holding 0 or 1, which may have been boolean cells."""
+    kind = column.type
+    if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+        return False
+    return bool(pc.any(pc.is_in(column.cast(pa.float64()), pa.array([0.0, 1.0]))).as_py())
+
+
+def _fast_column_text(column: pa.Array) -> pa.Array | None:
+    """One typed Arrow column as the calamine path's text (nulls as ""), or None if unsure."""
+    kind = column.type
+    if pa.types.is_null(kind):
+        return pa.array([""] * len(column), type=pa.string())
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = pc.fill_null(column.cast(pa.string()), "")
+        return None if _may_be_reformatted(text) else text
+    if pa.types.is_boolean(kind):
+        return pc.fill_null(pc.if_else(column, "true", "false"), "")
+    if pa.types.is_floating(kind) or pa.types.is_integer(kind):
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        if pa.types.is_integer(kind):
+            return pc.fill_null(column.cast(pa.string()), "")
+        return pa.array(_float_texts(values), type=pa.string())
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        ms = column.cast(pa.timestamp("ms")).cast(pa.int64())
+        present = ms.drop_null().to_numpy()
+        if len(present) and (present.min() < _MS_1900_03_01 or (present % 1000).any()):
+            return None
+        seconds = column.cast(pa.timestamp("ms")).cast(pa.timestamp("s"))
+        midnight = pc.equal(pc.multiply(pc.divide(ms, _MS_PER_DAY), _MS_PER_DAY), ms)
+        text = pc.if_else(
+            midnight,
+            pc.strftime(seconds, "%Y-%m-%d"),
+            pc.strftime(seconds, "%Y-%m-%dT%H:%M:%S"),
+        )
+        return pc.fill_null(text, "")
+    return None  # dates from ISO cells, durations: left to the calamine path
+
+
+def _trailing_blank_cut(texts: Sequence[pa.Array], n_rows: int) -> int:
+    """Rows up to the last one with any non-empty cell (trailing empty rows are not data)."""
+    if not texts or n_rows == 0:
+        return 0
+    filled = np.zeros(n_rows, dtype=bool)
+    for text in texts:
+        filled |= np.asarray(pc.greater(pc.binary_length(text), 0).to_numpy(zero_copy_only=False))
+    last = np.nonzero(filled)[0]
+    return int(last[-1]) + 1 if len(last) else 0
 
 
 def _read_openpyxl(path: Path, options: ReadOptions) -> tuple[str, list[list[Any]]]:

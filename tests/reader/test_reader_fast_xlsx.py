@@ -1,0 +1,207 @@
+"""The fastexcel path for .xlsx gives the same table as the calamine path, cell for cell.
+
+The fast path infers one type per column and formats numbers its own way; it must either give
+exactly the calamine path's text or decline (return None) so that the calamine path reads the
+file. Every test here compares both paths on real files written by openpyxl and xlsxwriter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import xlsxwriter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from uploader.config import ReadOptions
+from uploader.models import Table
+from uploader.reader import _read_workbook_calamine, _read_xlsx_fast, read_table
+
+
+def _rows(table: Table) -> tuple[list[str], list[list[str]], list[int]]:
+    return table.headers, [list(c) for c in table.columns], list(table.row_numbers)
+
+
+def _both(path: Path, options: ReadOptions | None = None) -> tuple[Table | None, Table]:
+    options = options or ReadOptions()
+    return _read_xlsx_fast(path, "xlsx", options), _read_workbook_calamine(path, "xlsx", options)
+
+
+def _write_openpyxl(path: Path, rows: list[list[Any]]) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+def _write_xlsxwriter(path: Path, rows: list[list[Any]]) -> Path:
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Contacts")
+    dates = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, dt.datetime | dt.date):
+                ws.write_datetime(r, c, value, dates)
+            elif isinstance(value, bool):
+                ws.write_boolean(r, c, value)
+            elif isinstance(value, int | float):
+                ws.write_number(r, c, value)
+            else:
+                ws.write_string(r, c, value)
+    wb.close()
+    return path
+
+
+def test_typical_contact_sheet_takes_the_fast_path_with_identical_text(tmp_path: Path) -> None:
+    rows: list[list[Any]] = [["reference_id", "Phone Number", "Name", "Balance", "Joined", "VIP"]]
+    for i in range(300):
+        phone: Any = 5125550000 + i if i % 3 else f"(512) 555-{i:04d}"
+        rows.append(
+            [
+                f"C{i:05d}",
+                float(phone) if isinstance(phone, int) else phone,
+                f"Ana {i}",
+                i * 1.25 + 2,
+                dt.datetime(2024, 1, 1 + i % 28, i % 24, 0, 0),
+                "yes" if i % 2 else None,
+            ]
+        )
+    for writer in (_write_openpyxl, _write_xlsxwriter):
+        path = writer(tmp_path / f"{writer.__name__}.xlsx", rows)
+        fast, exact = _both(path)
+        assert fast is not None, writer.__name__
+        assert _rows(fast) == _rows(exact)
+        assert list(fast.columns[1])[:3] == ["(512) 555-0000", "5125550001", "5125550002"]
+        assert list(fast.columns[4])[:2] == ["2024-01-01", "2024-01-02T01:00:00"]
+        assert list(fast.columns[5])[:2] == ["", "yes"]
+        assert fast.row_numbers == range(2, 302)
+
+
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [
+        # a boolean among numbers reads as 1 in fastexcel, "true" here
+        ("boolean_in_numbers", [["n"], [5.0], [True], [0.0]]),
+        # a small non-whole number among text: fastexcel keeps 9 decimals, Excel shows 15 digits
+        ("small_float_in_text", [["n"], ["a"], [1.0000000001], [0.1 + 0.2]]),
+        ("tiny_float_in_text", [["n"], ["a"], [1e-10]]),
+        ("zip_codes_mixed", [["zip"], ["02134"], [78701.0], ["78701"]]),
+        # dates among text: fastexcel writes "2024-03-01 00:00:00"
+        ("date_in_text", [["d"], ["soon"], [dt.datetime(2024, 3, 1)]]),
+        ("time_of_day", [["t"], [dt.time(9, 30)], [dt.time(10, 0)]]),
+        ("sub_second", [["t"], [dt.datetime(2024, 3, 1, 9, 30, 0, 600000)]]),
+        ("repeated_header", [["Phone", "Phone"], ["1", "2"]]),
+        ("numeric_header", [[2024.5, "x"], ["a", "b"]]),
+        ("error_cell", [["a", "b"], ["=1/0", "x"]]),
+        ("minus_zero", [["n"], ["a"], [-0.0]]),
+        ("only_header", [["a", "b"]]),
+    ],
+)
+def test_fast_path_equals_or_declines(tmp_path: Path, name: str, rows: list[list[Any]]) -> None:
+    for writer in (_write_openpyxl, _write_xlsxwriter):
+        if name in ("error_cell", "time_of_day") and writer is _write_xlsxwriter:
+            continue
+        path = writer(tmp_path / f"{name}_{writer.__name__}.xlsx", rows)
+        fast, exact = _both(path)
+        if fast is not None:
+            assert _rows(fast) == _rows(exact), (name, writer.__name__)
+        assert _rows(read_table(path, ReadOptions())) == _rows(exact)
+
+
+def test_sheet_not_starting_at_a1_keeps_its_row_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "offset.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["B3"], ws["C3"] = "ref", "Phone"
+    ws["B4"], ws["C4"] = "r1", 5125551234
+    wb.save(path)
+    fast, exact = _both(path, ReadOptions(header_row=3))
+    assert fast is None  # calamine under fastexcel would number from B3
+    table = read_table(path, ReadOptions(header_row=3))
+    assert table.headers == ["", "ref", "Phone"]
+    assert list(table.row_numbers) == [4]
+    assert _rows(table) == _rows(exact)
+
+
+def test_title_rows_hidden_sheet_and_sheet_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "books.xlsx"
+    wb = openpyxl.Workbook()
+    hidden = wb.active
+    hidden.title = "Lookup"
+    hidden.append(["code"])
+    hidden.sheet_state = "hidden"
+    ws = wb.create_sheet("Contacts")
+    ws.append(["Campaign export"])
+    ws.append([])
+    ws.append(["ref", "Mobile", "Balance"])
+    ws.append(["r1", 5125551234, 12.5])
+    ws.append(["r2", "512-555-1235", 99999999.99])
+    ws.append([None, None, None])
+    wb.save(path)
+    for options in (
+        ReadOptions(header_row=3),
+        ReadOptions(header_row=3, sheet="contacts"),
+        ReadOptions(header_row=3, sheet=1),
+    ):
+        fast, exact = _both(path, options)
+        assert fast is not None
+        assert fast.sheet == exact.sheet == "Contacts"
+        assert _rows(fast) == _rows(exact)
+        assert fast.columns[1] == ["5125551234", "512-555-1235"]
+        assert fast.columns[2] == ["12.5", "99999999.99"]
+
+
+_text = st.one_of(
+    st.sampled_from(["", " ", "NA", "N/A", "null", "0123", "+15125551234", "1.50", "true", "é"]),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12),
+    st.integers(-(10**12), 10**12).map(str),
+)
+_number = st.one_of(
+    st.integers(-(10**15), 10**15).map(float),
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e20, max_value=1e20),
+    st.sampled_from([0.0, 1.0, 0.1, 39.05, 5125551234.0, 1e-7, 123456789.123456789]),
+)
+_when = st.one_of(
+    st.datetimes(min_value=dt.datetime(1901, 1, 1), max_value=dt.datetime(2099, 12, 31)).map(
+        lambda d: d.replace(microsecond=0)
+    ),
+    st.dates(min_value=dt.date(1901, 1, 1), max_value=dt.date(2099, 12, 31)).map(
+        lambda d: dt.datetime(d.year, d.month, d.day)
+    ),
+)
+_cell = st.one_of(st.none(), _text, _number, st.booleans(), _when)
+_column_kind = st.sampled_from(["text", "number", "when", "bool", "mixed"])
+
+
+@st.composite
+def _sheets(draw: st.DrawFn) -> list[list[Any]]:
+    width = draw(st.integers(1, 4))
+    height = draw(st.integers(1, 12))
+    kinds = [draw(_column_kind) for _ in range(width)]
+    strategy = {"text": _text, "number": _number, "when": _when, "bool": st.booleans()}
+    columns = []
+    for kind in kinds:
+        cell = _cell if kind == "mixed" else st.one_of(st.none(), strategy[kind])
+        columns.append([draw(cell) for _ in range(height)])
+    header = [f"h{j}" for j in range(width)]
+    return [header, *map(list, zip(*columns, strict=True))]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=_sheets())
+def test_property_both_paths_agree(tmp_path: Path, rows: list[list[Any]]) -> None:
+    path = _write_xlsxwriter(tmp_path / "prop.xlsx", rows)
+    fast, exact = _both(path)
+    if fast is not None:
+        assert _rows(fast) == _rows(exact)
+    assert _rows(read_table(path, ReadOptions())) == _rows(exact)
