@@ -303,6 +303,17 @@ def _check_required(
     required: Sequence[str], variables: Sequence[str], headers: Sequence[str]
 ) -> None:
     """Every required variable must be a header exactly; near misses are named, not fixed."""
+    required = [name.strip() for name in required]
+    for name in required:  # present, but a look-alike column may hold what the author meant
+        if name in variables:
+            for other in variables:
+                if other != name and fold_header(other) == fold_header(name):
+                    log.warning(
+                        "column %r differs from the required variable %r only by case, spaces "
+                        "or punctuation; both are sent as separate variables, nothing is renamed",
+                        other,
+                        name,
+                    )
     missing = [name for name in required if name not in variables]
     if not missing:
         return

@@ -356,7 +356,7 @@ def validate(
             ),
         )
     keys = [h.strip() for h in mapping.variables]
-    for order, name in enumerate(options.require_vars):
+    for order, name in enumerate(name.strip() for name in options.require_vars):
         j = where["variables"][keys.index(name)]
         rows = np.nonzero(filled & _empty(columns[j]))[0]
         issues.add(

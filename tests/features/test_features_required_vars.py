@@ -118,3 +118,22 @@ def test_required_variables_from_the_mapping_file(
         "accepted": 1, "refused": 1, "rejected": 0, "failed": 0, "pending": 0, "blank": 0,
     }  # fmt: skip
     assert [key.split("/")[1] for key in received(emulator)] == ["r1"]
+
+
+def test_a_look_alike_beside_the_required_column_is_reported_not_renamed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    file = tmp_path / "c.csv"
+    file.write_text(
+        f"reference_id,phone,first_name,First Name\nr1,{phone(1)},Ann,Annie\n", encoding="utf-8"
+    )
+    with caplog.at_level("WARNING", logger="uploader"):
+        # a required name given with stray spaces is read as the trimmed name
+        result = validate(file, ReadOptions(require_vars=(" first_name ",)))
+    assert list(result.statuses) == ["valid"]
+    variables = result.records[0].request.request_variables
+    assert variables == {"first_name": "Ann", "First Name": "Annie"}
+    assert any(
+        "'First Name' differs from the required variable 'first_name'" in r.getMessage()
+        for r in caplog.records
+    )
