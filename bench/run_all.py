@@ -135,7 +135,7 @@ def _xlsx(text: str) -> list[Figure]:
     return [
         Figure(
             "xlsx_read",
-            f"xlsx read+validate, {_num(ours.group(1)):,.0f} rows, calamine (rows/s)",
+            f"xlsx read+validate, {_num(ours.group(1)):,.0f} rows, fastexcel (rows/s)",
             f"{rate:,.0f}",
             ">= 120,000",
             _verdict(rate >= 120_000),
