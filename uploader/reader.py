@@ -649,9 +649,10 @@ def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
     path is taken only when nothing it did can differ from the calamine path: the sheet starts
     at A1 (row numbers stay the sheet's own), every typed column converted without a single cell
     error, no number/boolean ambiguity (0 and 1 in a numeric column may have been booleans), no
-    text that may have been a number formatted differently, no durations, sub-second times or
-    dates before 1900-03-01, no headers renamed. Anything else returns None and the calamine
-    path reads the file (the tests compare both paths cell by cell).
+    durations, sub-second times or dates before 1900-03-01, no headers renamed. Text that may
+    have been a number formatted differently (``1001``, ``0.3``) is settled by reading just those
+    columns again as numbers (:func:`_resolve_suspects`). Anything else returns None and the
+    calamine path reads the file (the tests compare both paths cell by cell).
     """
     try:
         import fastexcel
@@ -668,9 +669,8 @@ def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
             part = _sheet_part(zf, name) if name is not None else None
         if name is None or part is None or not _starts_at_a1(path, part):
             return None
-        sheet = fastexcel.read_excel(str(path)).load_sheet(
-            name, header_row=options.header_row - 1, schema_sample_rows=None
-        )
+        excel = fastexcel.read_excel(str(path))
+        sheet = excel.load_sheet(name, header_row=options.header_row - 1, schema_sample_rows=None)
         infos = sheet.available_columns()
         batch, errors = sheet.to_arrow_with_errors()
     except Exception as exc:  # any doubt, any failure: the exact path decides
@@ -697,6 +697,28 @@ def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
         if text is None:
             return None
         texts.append(text)
+    suspects = {
+        j: mask
+        for j, text in enumerate(texts)
+        if pa.types.is_string(batch.column(j).type)
+        and (mask := pc.match_substring_regex(texts[j], _FX_SUSPECT)).true_count
+    }
+    if suspects:
+        try:
+            numbers = excel.load_sheet(
+                name,
+                header_row=options.header_row - 1,
+                use_columns=list(suspects),
+                dtypes=dict.fromkeys(suspects, "float"),
+            ).to_arrow()
+        except Exception as exc:  # any doubt, any failure: the exact path decides
+            log.debug("fast xlsx path declined %s: %s", path, exc)
+            return None
+        for k, (j, mask) in enumerate(suspects.items()):
+            resolved = _resolve_suspects(texts[j], mask, numbers.column(k))
+            if resolved is None:
+                return None
+            texts[j] = resolved
     n_rows = _trailing_blank_cut(texts, batch.num_rows)
     h = options.header_row
     return Table(
@@ -802,6 +824,38 @@ def _may_be_reformatted(text: pa.Array) -> bool:
     return bool(pc.any(pc.match_substring_regex(text, _FX_SUSPECT)).as_py())
 
 
+def _resolve_suspects(text: pa.Array, mask: pa.Array, numbers: pa.Array) -> pa.Array | None:
+    """A text column's suspect cells settled with the same column read as numbers, or None.
+
+    ``numbers`` holds what calamine makes of each cell as a number (number cells as they are,
+    text cells parsed, null when not a number). A null means the cell was text; when our text
+    of the number equals the cell's text either reading gives the same; a number that differs
+    from the text's own value was a number cell (text parses to exactly its value), so ours
+    replaces fastexcel's 9-decimal text. Date-like text (a date cell is null as a number), and
+    text that reads as a number whose text would differ (``1234567.123456789``), stay
+    undecidable: None.
+    """
+    rows = np.nonzero(mask.to_numpy(zero_copy_only=False))[0]
+    cells = text.take(pa.array(rows))
+    if pc.any(pc.match_substring_regex(cells, r"^[0-9]{4}-")).as_py():
+        return None  # a date cell reads as null among numbers: no telling it from text
+    values = numbers.take(pa.array(rows)).to_numpy(zero_copy_only=False)
+    known = ~np.isnan(values)
+    if not known.any():
+        return text
+    ours = _float_texts(np.where(known, values, np.nan))
+    given = np.asarray(cells.to_numpy(zero_copy_only=False), dtype=object)
+    differs = known & (ours != given)
+    if not differs.any():
+        return text
+    own = pc.cast(cells.filter(pa.array(differs)), pa.float64()).to_numpy(zero_copy_only=False)
+    if (own == values[differs]).any():
+        return None
+    out = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+    out[rows[differs]] = ours[differs]
+    return pa.array(out, type=pa.string())
+
+
 def _maybe_boolean(column: pa.Array) -> bool:
     """A numeric column holding 0 or 1, which may have been boolean cells."""
     kind = column.type
@@ -816,8 +870,7 @@ def _fast_column_text(column: pa.Array) -> pa.Array | None:
     if pa.types.is_null(kind):
         return pa.array([""] * len(column), type=pa.string())
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        text = pc.fill_null(column.cast(pa.string()), "")
-        return None if _may_be_reformatted(text) else text
+        return pc.fill_null(column.cast(pa.string()), "")  # suspects: _resolve_suspects
     if pa.types.is_boolean(kind):
         return pc.fill_null(pc.if_else(column, "true", "false"), "")
     if pa.types.is_floating(kind) or pa.types.is_integer(kind):

@@ -8,6 +8,7 @@ file. Every test here compares both paths on real files written by openpyxl and 
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,12 @@ from hypothesis import strategies as st
 
 from uploader.config import ReadOptions
 from uploader.models import Table
-from uploader.reader import _read_workbook_calamine, _read_xlsx_fast, read_table
+from uploader.reader import (
+    _has_boolean_cells,
+    _read_workbook_calamine,
+    _read_xlsx_fast,
+    read_table,
+)
 
 
 def _rows(table: Table) -> tuple[list[str], list[list[str]], list[int]]:
@@ -205,3 +211,54 @@ def test_property_both_paths_agree(tmp_path: Path, rows: list[list[Any]]) -> Non
     if fast is not None:
         assert _rows(fast) == _rows(exact)
     assert _rows(read_table(path, ReadOptions())) == _rows(exact)
+
+
+def test_numbers_among_text_are_settled_by_reading_them_as_numbers(tmp_path: Path) -> None:
+    rows: list[list[Any]] = [
+        ["zip", "ref", "amount"],
+        ["02134", "1001", "n/a"],
+        [78701.0, "1002", 1.0000000001],
+        ["78701", "1003", 0.1 + 0.2],
+        ["10001", "1004", "12.5"],
+    ]
+    for writer in (_write_openpyxl, _write_xlsxwriter):
+        path = writer(tmp_path / f"{writer.__name__}.xlsx", rows)
+        fast, exact = _both(path)
+        assert fast is not None
+        assert _rows(fast) == _rows(exact)
+        assert fast.columns[0] == ["02134", "78701", "78701", "10001"]
+        assert fast.columns[1] == ["1001", "1002", "1003", "1004"]
+        assert fast.columns[2] == ["n/a", "1.0000000001", "0.3", "12.5"]
+
+
+def test_text_and_number_with_different_texts_is_left_to_calamine(tmp_path: Path) -> None:
+    # As text it reads "1234567.123456789"; as a number Excel shows 15 digits.
+    rows: list[list[Any]] = [["n"], ["1234567.123456789"], [1234567.123456789]]
+    path = _write_openpyxl(tmp_path / "undecidable.xlsx", rows)
+    fast, exact = _both(path)
+    assert fast is None
+    assert exact.columns[0] == ["1234567.123456789", "1234567.12345679"]
+    assert _rows(read_table(path, ReadOptions())) == _rows(exact)
+
+
+def test_boolean_scan_sees_single_quoted_attributes(tmp_path: Path) -> None:
+    source = _write_openpyxl(tmp_path / "double.xlsx", [["n"], [5.0], [True], [0.0]])
+    single = tmp_path / "single.xlsx"
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(single, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                assert b't="b"' in data
+                data = data.replace(b't="b"', b"t='b'")
+            zout.writestr(info, data)
+    plain = _write_openpyxl(tmp_path / "plain.xlsx", [["n"], [5.0], [1.0], [0.0]])
+    part = "xl/worksheets/sheet1.xml"
+    assert _has_boolean_cells(source, part)
+    assert _has_boolean_cells(single, part)
+    assert not _has_boolean_cells(plain, part)
+    fast, exact = _both(single)
+    assert fast is None
+    assert exact.columns[0] == ["5", "true", "0"]
+    fast, exact = _both(plain)
+    assert fast is not None
+    assert _rows(fast) == _rows(exact)
