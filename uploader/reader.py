@@ -656,20 +656,18 @@ def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
     """
     try:
         import fastexcel
-        from python_calamine import CalamineWorkbook
     except ImportError:
         return None
     # "Could not determine dtype ... falling back to string" for empty columns: noise to users.
     logging.getLogger("fastexcel").setLevel(logging.ERROR)
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        names = list(workbook.sheet_names)
-        name = _fast_sheet_name(workbook, names, options)
+        excel = fastexcel.read_excel(str(path))
         with zipfile.ZipFile(path) as zf:
-            part = _sheet_part(zf, name) if name is not None else None
+            parts, hidden = _sheet_parts(zf)
+        name = _fast_sheet_name(list(excel.sheet_names), hidden, options)
+        part = parts.get(name) if name is not None else None
         if name is None or part is None or not _starts_at_a1(path, part):
             return None
-        excel = fastexcel.read_excel(str(path))
         sheet = excel.load_sheet(name, header_row=options.header_row - 1, schema_sample_rows=None)
         infos = sheet.available_columns()
         batch, errors = sheet.to_arrow_with_errors()
@@ -726,16 +724,24 @@ def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
         format=fmt,
         sheet=name,
         headers=headers,
-        columns=[TextColumn(clean_array(t.slice(0, n_rows))) for t in texts],
+        # Text of numbers, booleans and dates is plain ASCII already: only text cells need cleaning.
+        columns=[
+            TextColumn(
+                t.slice(0, n_rows)
+                if _plain_ascii_type(batch.column(j).type)
+                else clean_array(t.slice(0, n_rows))
+            )
+            for j, t in enumerate(texts)
+        ],
         row_numbers=range(h + 1, h + 1 + n_rows),
     )
 
 
-def _fast_sheet_name(workbook: Any, names: list[str], options: ReadOptions) -> str | None:
+def _fast_sheet_name(names: list[str], hidden: set[str], options: ReadOptions) -> str | None:
     """The sheet the calamine path would read, when known without loading; else None."""
     sheet = options.sheet
     if sheet is None:
-        visible = _visible_first(workbook, names)
+        visible = [n for n in names if n not in hidden] + [n for n in names if n in hidden]
         # The first visible sheet is the calamine path's choice when it has data (A1 is checked).
         return visible[0] if visible else None
     if isinstance(sheet, int) or (isinstance(sheet, str) and sheet not in names):
@@ -746,21 +752,25 @@ def _fast_sheet_name(workbook: Any, names: list[str], options: ReadOptions) -> s
     return str(sheet)
 
 
-def _sheet_part(zf: zipfile.ZipFile, name: str) -> str | None:
-    """The zip member holding the worksheet called ``name`` (from workbook.xml and its rels)."""
+def _sheet_parts(zf: zipfile.ZipFile) -> tuple[dict[str, str], set[str]]:
+    """({sheet name: zip member of its XML}, names of hidden sheets), from workbook.xml + rels."""
     import xml.etree.ElementTree as ET
 
     book = ET.fromstring(zf.read("xl/workbook.xml"))
     rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-    rel_id = None
-    for node in book.iter(f"{_NS_MAIN}sheet"):
-        if node.get("name") == name:
-            rel_id = next((v for k, v in node.attrib.items() if k.endswith("}id")), None)
     links = {r.get("Id"): r.get("Target") for r in rels.iter(f"{_NS_RELS}Relationship")}
-    target = links.get(rel_id)
-    if rel_id is None or not target:
-        return None
-    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    parts: dict[str, str] = {}
+    hidden: set[str] = set()
+    for node in book.iter(f"{_NS_MAIN}sheet"):
+        name = node.get("name")
+        rel_id = next((v for k, v in node.attrib.items() if k.endswith("}id")), None)
+        target = links.get(rel_id)
+        if name is None or not target:
+            continue
+        parts[name] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        if node.get("state", "visible") != "visible":
+            hidden.add(name)
+    return parts, hidden
 
 
 def _starts_at_a1(path: Path, part: str) -> bool:
@@ -892,6 +902,17 @@ def _fast_column_text(column: pa.Array) -> pa.Array | None:
         )
         return pc.fill_null(text, "")
     return None  # dates from ISO cells, durations: left to the calamine path
+
+
+def _plain_ascii_type(kind: pa.DataType) -> bool:
+    """Columns whose text we made from numbers, booleans or dates (nothing to clean)."""
+    return bool(
+        pa.types.is_floating(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_null(kind)
+    )
 
 
 def _trailing_blank_cut(texts: Sequence[pa.Array], n_rows: int) -> int:
