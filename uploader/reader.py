@@ -639,6 +639,11 @@ _MS_PER_DAY = 86_400_000
 _MS_1900_03_01 = -2_203_891_200_000  # Excel's leap-year bug lives before this day
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_MAX_BOOLEAN_HITS = 2_000  # more boolean cells than this: not worth telling them apart here
+_T_IS_B = re.compile(rb"""\st\s*=\s*["']b["']$""")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c\s")
+_CELL_REF = re.compile(rb"""\sr\s*=\s*["']([A-Z]+[0-9]+)["']""")
+_ROW_NUMBER = re.compile(rb"""<(?:\w+:)?row\b[^>]*?\sr\s*=\s*["']([0-9]+)["']""")
 _CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
 
 
@@ -681,20 +686,19 @@ def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
         return None
     check_columns(len(headers), path)
     texts: list[pa.Array] = []
-    booleans: bool | None = None
+    zero_one: dict[int, np.ndarray] = {}
     for j in range(batch.num_columns):
         column = batch.column(j)
-        if _maybe_boolean(column):
-            # fastexcel reads a boolean cell in a numeric column as 0/1; only a sheet without
-            # boolean cells lets 0 and 1 be the numbers they look like.
-            if booleans is None:
-                booleans = _has_boolean_cells(path, part)
-            if booleans:
-                return None
+        rows = _zero_one_rows(column)
+        if len(rows):
+            zero_one[j] = rows
         text = _fast_column_text(column)
         if text is None:
             return None
         texts.append(text)
+    # fastexcel reads a boolean cell in a numeric column as 0/1: those cells must be numbers.
+    if zero_one and _boolean_cells_among(path, part, zero_one, options.header_row):
+        return None
     suspects = {
         j: mask
         for j, text in enumerate(texts)
@@ -788,22 +792,55 @@ def _starts_at_a1(path: Path, part: str) -> bool:
     return False
 
 
-def _has_boolean_cells(path: Path, part: str) -> bool:
-    """Whether any cell of the sheet may be a boolean (``t="b"``), scanning its XML in chunks.
+def _boolean_cells_among(
+    path: Path, part: str, cells: dict[int, np.ndarray], header_row: int
+) -> bool:
+    """Whether any of these cells (column -> 0-based data rows) may be a boolean (``t="b"``).
 
-    Any attribute value "b" counts (a false match only costs speed: the calamine path reads).
+    Scans the sheet's XML in chunks for the attribute values ``"b"``/``'b'``, reads the cell
+    reference of the tag each one sits in, and stops past the last row of interest. Anything
+    it cannot read, or a sheet with many boolean cells, counts as yes: a false yes only costs
+    speed (the calamine path reads the file).
     """
+    wanted: set[bytes] = set()
+    last_row = 0
+    for j, rows in cells.items():
+        numbers = rows + header_row + 1
+        last_row = max(last_row, int(numbers.max()))
+        letter = column_letter(j).encode()
+        wanted.update(letter + str(n).encode() for n in numbers.tolist())
+    seen = 0
     overlap = b""
     with zipfile.ZipFile(path) as zf, zf.open(part) as handle:
         while chunk := handle.read(1 << 22):
             window = overlap + chunk
-            if window.find(b'"b"') != -1:
-                return True
-            # Single-quoted attributes are rare: a one-byte search (memchr) rules them out.
-            if window.find(b"'") != -1 and window.find(b"'b'") != -1:
-                return True
-            overlap = chunk[-2:]
+            for needle in (b'"b"', b"'b'"):
+                if needle == b"'b'" and window.find(b"'") == -1:
+                    continue  # one memchr rules out single-quoted attributes
+                pos = window.find(needle)
+                while pos != -1:
+                    seen += 1
+                    if seen > _MAX_BOOLEAN_HITS or _boolean_cell_in(window, pos, wanted):
+                        return True
+                    pos = window.find(needle, pos + 3)
+            start = chunk.rfind(b"<row")
+            row = _ROW_NUMBER.match(chunk, start) if start != -1 else None
+            if row is not None and int(row.group(1)) > last_row:
+                return False
+            overlap = chunk[-4096:]
     return False
+
+
+def _boolean_cell_in(window: bytes, pos: int, wanted: set[bytes]) -> bool:
+    """Whether the attribute value at ``pos`` makes a wanted cell boolean (unsure: yes)."""
+    start = window.rfind(b"<", 0, pos)
+    if start == -1:
+        return True  # the tag began before this window
+    tag = window[start : pos + 3]
+    if not _CELL_TAG.match(tag) or not _T_IS_B.search(tag):
+        return False  # text, another element or another attribute: not a boolean cell
+    ref = _CELL_REF.search(tag)
+    return ref is None or ref.group(1) in wanted
 
 
 def _fast_headers(infos: Sequence[Any]) -> list[str] | None:
@@ -866,12 +903,13 @@ def _resolve_suspects(text: pa.Array, mask: pa.Array, numbers: pa.Array) -> pa.A
     return pa.array(out, type=pa.string())
 
 
-def _maybe_boolean(column: pa.Array) -> bool:
-    """A numeric column holding 0 or 1, which may have been boolean cells."""
+def _zero_one_rows(column: pa.Array) -> np.ndarray:
+    """Rows (0-based) of a numeric column holding 0 or 1, which may have been boolean cells."""
     kind = column.type
     if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
-        return False
-    return bool(pc.any(pc.is_in(column.cast(pa.float64()), pa.array([0.0, 1.0]))).as_py())
+        return np.zeros(0, dtype=np.int64)
+    values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return np.flatnonzero((values == 0.0) | (values == 1.0))
 
 
 def _fast_column_text(column: pa.Array) -> pa.Array | None:

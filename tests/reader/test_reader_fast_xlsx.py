@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openpyxl
 import pytest
 import xlsxwriter
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from uploader.config import ReadOptions
 from uploader.models import Table
 from uploader.reader import (
-    _has_boolean_cells,
+    _boolean_cells_among,
     _read_workbook_calamine,
     _read_xlsx_fast,
     read_table,
@@ -253,12 +254,27 @@ def test_boolean_scan_sees_single_quoted_attributes(tmp_path: Path) -> None:
             zout.writestr(info, data)
     plain = _write_openpyxl(tmp_path / "plain.xlsx", [["n"], [5.0], [1.0], [0.0]])
     part = "xl/worksheets/sheet1.xml"
-    assert _has_boolean_cells(source, part)
-    assert _has_boolean_cells(single, part)
-    assert not _has_boolean_cells(plain, part)
+    zero_one = {0: np.array([1, 2])}  # data rows 1 and 2 = cells A3 and A4
+    assert _boolean_cells_among(source, part, zero_one, 1)
+    assert _boolean_cells_among(single, part, zero_one, 1)
+    assert not _boolean_cells_among(source, part, {0: np.array([2])}, 1)
+    assert not _boolean_cells_among(plain, part, zero_one, 1)
     fast, exact = _both(single)
     assert fast is None
     assert exact.columns[0] == ["5", "true", "0"]
     fast, exact = _both(plain)
     assert fast is not None
     assert _rows(fast) == _rows(exact)
+
+
+def test_boolean_column_beside_zeros_keeps_the_fast_path(tmp_path: Path) -> None:
+    rows: list[list[Any]] = [["VIP", "Balance", "Mixed"]]
+    rows += [[i % 2 == 0, float(i % 3), "x" if i % 5 else i % 2 == 1] for i in range(40)]
+    for writer in (_write_openpyxl, _write_xlsxwriter):
+        path = writer(tmp_path / f"{writer.__name__}.xlsx", rows)
+        fast, exact = _both(path)
+        assert fast is not None, writer.__name__
+        assert _rows(fast) == _rows(exact)
+        assert fast.columns[0][:2] == ["true", "false"]
+        assert fast.columns[1][:3] == ["0", "1", "2"]
+        assert fast.columns[2][:2] == ["false", "x"]
