@@ -639,6 +639,7 @@ _MS_PER_DAY = 86_400_000
 _MS_1900_03_01 = -2_203_891_200_000  # Excel's leap-year bug lives before this day
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_FEW_CELLS = 16  # up to this many 0/1 cells are looked up one by one
 _MAX_BOOLEAN_HITS = 2_000  # more boolean cells than this: not worth telling them apart here
 _T_IS_B = re.compile(rb"""\st\s*=\s*["']b["']$""")
 _CELL_TAG = re.compile(rb"<(?:\w+:)?c\s")
@@ -809,25 +810,60 @@ def _boolean_cells_among(
         last_row = max(last_row, int(numbers.max()))
         letter = column_letter(j).encode()
         wanted.update(letter + str(n).encode() for n in numbers.tolist())
+    few = len(wanted) <= _FEW_CELLS
     seen = 0
     overlap = b""
     with zipfile.ZipFile(path) as zf, zf.open(part) as handle:
         while chunk := handle.read(1 << 22):
             window = overlap + chunk
-            for needle in (b'"b"', b"'b'"):
-                if needle == b"'b'" and window.find(b"'") == -1:
-                    continue  # one memchr rules out single-quoted attributes
-                pos = window.find(needle)
-                while pos != -1:
-                    seen += 1
-                    if seen > _MAX_BOOLEAN_HITS or _boolean_cell_in(window, pos, wanted):
-                        return True
-                    pos = window.find(needle, pos + 3)
+            if few:
+                # A few cells: look each one up by its reference (a longer needle, fewer hits).
+                if any(_is_boolean_ref(window, ref) for ref in wanted):
+                    return True
+            else:
+                hits = _boolean_values(window)
+                seen += len(hits)
+                if seen > _MAX_BOOLEAN_HITS or any(
+                    _boolean_cell_in(window, pos, wanted) for pos in hits
+                ):
+                    return True
             start = chunk.rfind(b"<row")
             row = _ROW_NUMBER.match(chunk, start) if start != -1 else None
             if row is not None and int(row.group(1)) > last_row:
                 return False
             overlap = chunk[-4096:]
+    return False
+
+
+def _boolean_values(window: bytes) -> list[int]:
+    """Where ``"b"`` or ``'b'`` occurs (up to a cap), the value a boolean cell's ``t`` has."""
+    found: list[int] = []
+    for needle in (b'"b"', b"'b'"):
+        if needle == b"'b'" and window.find(b"'") == -1:
+            continue  # one memchr rules out single-quoted attributes
+        pos = window.find(needle)
+        while pos != -1 and len(found) <= _MAX_BOOLEAN_HITS:
+            found.append(pos)
+            pos = window.find(needle, pos + 3)
+    return found
+
+
+def _is_boolean_ref(window: bytes, ref: bytes) -> bool:
+    """Whether the cell ``ref`` appears in this stretch of XML as a boolean (unsure: yes)."""
+    needles = (b'r="' + ref + b'"', b"r='" + ref + b"'")
+    for needle in needles if window.find(b"'") != -1 else needles[:1]:
+        pos = window.find(needle)
+        while pos != -1:
+            start = window.rfind(b"<", 0, pos)
+            end = window.find(b">", pos)
+            if start == -1:
+                return True  # cut at the start of the XML: cannot be read, so count it
+            if end == -1:
+                break  # cut at the window's end: the next window (overlapping) sees it whole
+            tag = window[start:end]
+            if _CELL_TAG.match(tag) and re.search(rb"""\st\s*=\s*["']b["']""", tag):
+                return True
+            pos = window.find(needle, pos + 1)
     return False
 
 

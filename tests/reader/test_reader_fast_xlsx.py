@@ -259,6 +259,10 @@ def test_boolean_scan_sees_single_quoted_attributes(tmp_path: Path) -> None:
     assert _boolean_cells_among(single, part, zero_one, 1)
     assert not _boolean_cells_among(source, part, {0: np.array([2])}, 1)
     assert not _boolean_cells_among(plain, part, zero_one, 1)
+    many = {0: np.arange(40)}  # past the cells looked up one by one: the "b" values are read
+    assert _boolean_cells_among(source, part, many, 1)
+    assert _boolean_cells_among(single, part, many, 1)
+    assert not _boolean_cells_among(plain, part, many, 1)
     fast, exact = _both(single)
     assert fast is None
     assert exact.columns[0] == ["5", "true", "0"]
