@@ -260,7 +260,7 @@ def plan(
     progress: ProgressCallback | None = None,
 ) -> Plan:
     """Work out what ``upload`` would do with ``path`` now; reads the server, changes nothing."""
-    from uploader.engine import assign_batches, fingerprint_settings
+    from uploader.runplan import assign_batches, fingerprint_settings
 
     path = Path(path)
     read_options = read_options or ReadOptions()

@@ -1,0 +1,536 @@
+"""The batch runner: drives each batch of one run through its lifecycle, all state in the journal.
+
+Every step is announced in the journal before it happens::
+
+    planned -> creating -> created (paused) -> uploading -> uploaded -> verified -> active
+
+``upload`` mode sends one CSV per batch (up to 16 batches at once) and settles its rows from the
+server's own results; ``add`` mode sends one request per row from a pool of ``concurrency``
+threads sharing one pooled client, committing verdicts in groups. Whatever a crash left half-done
+(a batch in ``creating``/``uploading``, rows in ``sending``) is reconciled with the server before
+anything is sent again, and a batch is activated only when the server holds exactly what was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from queue import SimpleQueue
+from typing import Any
+
+from uploader.chunker import upload_csv
+from uploader.client import SyllableClient, batch_has_content, requests_match
+from uploader.config import UploadOptions
+from uploader.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    PermanentApiError,
+    RetriesExhausted,
+)
+from uploader.journal import BatchEntry, BatchState, Journal, RowEntry, RowState, RunInfo
+from uploader.models import CommunicationRequest, ProgressCallback, Record
+
+__all__ = ["REJECTED_STATUSES", "BatchRunner"]
+
+log = logging.getLogger("uploader")
+
+#: Server request statuses that mean "the server took the row but will never call it".
+REJECTED_STATUSES = {
+    "INVALID": "the server marked the number INVALID",
+    "DUPLICATE": "the server marked the row DUPLICATE (reference_id repeated)",
+}
+
+
+class BatchRunner:
+    """Drives each batch of one run through its lifecycle; all state lives in the journal."""
+
+    def __init__(
+        self,
+        api: SyllableClient,
+        journal: Journal,
+        run: RunInfo,
+        options: UploadOptions,
+        variables: Sequence[str],
+        progress: ProgressCallback,
+        sleep: Callable[[float], None],
+        checkpoint: Callable[[str], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.journal = journal
+        self.run = run
+        self.options = options
+        self.variables = list(variables)
+        self.progress = progress
+        self.sleep = sleep
+        self.checkpoint = checkpoint or _no_checkpoint
+        self.sent = 0
+        self._cache: dict[str, list[dict[str, Any]]] = {}
+        #: The server's results per batch as read by this run's verification (for the report).
+        self.server_results: dict[str, list[dict[str, Any]]] = {}
+        self._sent_lock = threading.Lock()
+        counts = journal.counts(run)
+        self.total = sum(b.row_count for b in journal.batches(run))
+        self.done = counts.get(RowState.ACCEPTED, 0) + counts.get(RowState.REJECTED, 0)
+
+    # -- helpers
+
+    def _request(self, row: RowEntry) -> CommunicationRequest:
+        return CommunicationRequest(row.reference_id, row.target, row.variables)
+
+    def _batch(self, seq: int) -> BatchEntry:
+        return next(b for b in self.journal.batches(self.run) if b.seq == seq)
+
+    def _count_sent(self, n: int = 1) -> None:
+        with self._sent_lock:
+            self.sent += n
+
+    def _tick(self, n: int) -> None:
+        with self._sent_lock:
+            self.done += n
+            done = self.done
+        self.progress("upload", done, self.total)
+
+    # -- the lifecycle
+
+    def execute(self) -> None:
+        batches = self.journal.batches(self.run)
+        self.progress("upload", self.done, self.total)
+        if self.options.mode == "upload":
+            # batches are independent: up to 16 walk their lifecycle at once (the journal is
+            # thread-safe), so one batch's latency overlaps another's processing
+            with ThreadPoolExecutor(min(16, max(1, len(batches)))) as pool:
+                list(pool.map(self._one_upload_batch, batches))
+        else:
+            for batch in batches:
+                entry = self._ensure_created(batch)
+                self._fill(entry)
+                self._verify_and_activate(self._batch(batch.seq))
+                self.checkpoint("between")
+
+    def _one_upload_batch(self, batch: BatchEntry) -> None:
+        entry = self._ensure_created(batch)
+        self._ensure_uploaded(entry)
+        self.checkpoint("between")
+        self._settle_upload(self._batch(batch.seq))
+        self._verify_and_activate(self._batch(batch.seq))
+
+    def _ensure_created(self, batch: BatchEntry) -> BatchEntry:
+        """planned/creating -> created; an earlier attempt's batch is found, never made twice."""
+        if batch.state not in (BatchState.PLANNED, BatchState.CREATING):
+            return batch
+        opts = self.options
+        preexisting = False
+        if batch.state == BatchState.CREATING or opts.batch_id:
+            # reconcile first: the earlier attempt (or the user) may already have made it
+            try:
+                found = self.api.get_batch(batch.batch_id)
+            except NotFoundError:
+                found = None
+            if found is not None:
+                if found.get("deleted_at"):
+                    raise ConflictError(
+                        f"batch {batch.batch_id} was deleted on the server "
+                        f"({found.get('deleted_reason') or 'no reason given'})"
+                    )
+                if opts.campaign_id is not None and int(found["campaign_id"]) != opts.campaign_id:
+                    raise ConflictError(
+                        f"batch {batch.batch_id} belongs to campaign {found['campaign_id']}, "
+                        f"not {opts.campaign_id}"
+                    )
+                preexisting = batch.state == BatchState.PLANNED
+                self.journal.batch_created(self.run, batch.seq, preexisting=preexisting)
+                log.info("batch %s: already on the server", batch.batch_id)
+                return self._batch(batch.seq)
+        if opts.campaign_id is None:
+            raise ConfigError(f"batch {batch.batch_id} does not exist; --campaign-id is needed")
+        self.journal.batch_creating(self.run, batch.seq)
+        self.checkpoint("creating")
+        self.api.create_batch(
+            batch.batch_id,
+            opts.campaign_id,
+            expires_on=opts.expires_on,
+            paused=True,
+            call_rate=opts.call_rate,
+            auto_call_rate=opts.auto_call_rate or None,
+        )
+        self.checkpoint("created")
+        self.journal.batch_created(self.run, batch.seq)
+        log.info("batch %s: created (paused)", batch.batch_id)
+        return self._batch(batch.seq)
+
+    # -- upload mode
+
+    def _ensure_uploaded(self, batch: BatchEntry) -> None:
+        """created/uploading -> uploaded: one CSV, sent at most once."""
+        if batch.state not in (BatchState.CREATED, BatchState.UPLOADING):
+            return
+        if batch.state == BatchState.UPLOADING or batch.preexisting:
+            found = self.api.get_batch(batch.batch_id)
+            if batch_has_content(found):
+                if batch.state == BatchState.CREATED:  # an existing batch: the journal's order
+                    self.journal.batch_uploading(self.run, batch.seq)
+                self.journal.batch_uploaded(self.run, batch.seq)
+                log.info("batch %s: file already on the server", batch.batch_id)
+                return
+        rows = self.journal.rows(
+            self.run, batch_seq=batch.seq, states=[RowState.PENDING, RowState.SENDING]
+        )
+        if not rows:
+            self.journal.batch_uploading(self.run, batch.seq)
+            self.journal.batch_uploaded(self.run, batch.seq)
+            return
+        content = upload_csv(
+            [_as_record(r, self._request(r)) for r in rows],
+            self.variables,
+        )
+        self.journal.batch_uploading(self.run, batch.seq)
+        self.checkpoint("uploading")
+        self.api.upload_batch(batch.batch_id, content, f"{batch.batch_id}.csv")
+        self._count_sent(len(rows))
+        self.checkpoint("uploaded")
+        self.journal.batch_uploaded(self.run, batch.seq)
+        log.info("batch %s: uploaded %d rows", batch.batch_id, len(rows))
+
+    def _wait_processed(self, batch: BatchEntry, expected: int) -> dict[str, Any] | None:
+        """Poll until the server has processed the file; None when it is still busy."""
+        deadline = time.monotonic() + self.options.wait_timeout
+        delay = 0.05
+        while True:
+            found = self.api.get_batch(batch.batch_id)
+            held = sum(int(v or 0) for v in (found.get("status_counts") or {}).values())
+            status = str(found.get("status") or "")
+            if status == "FAILED" or (status != "PENDING" and found.get("upload_filename")):
+                return found
+            if expected and held >= expected:
+                return found
+            if time.monotonic() >= deadline:
+                return None
+            self.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def _settle_upload(self, batch: BatchEntry) -> None:
+        """uploaded: every sent row becomes accepted/rejected from the server's own results."""
+        if batch.state != BatchState.UPLOADED:
+            return
+        open_rows = self.journal.rows(
+            self.run, batch_seq=batch.seq, states=[RowState.SENDING, RowState.FAILED]
+        )
+        if not open_rows:
+            return
+        found = self._wait_processed(batch, batch.row_count)
+        if found is None:
+            self.journal.batch_unverified(
+                self.run,
+                batch.seq,
+                f"still processing after {self.options.wait_timeout:.0f}s; rerun to check again",
+            )
+            return
+        if found.get("status") == "FAILED":
+            reason = found.get("error_message") or "the server could not process the file"
+            self.journal.rows_settled(
+                self.run, failed=[(r.row_number, f"batch failed: {reason}") for r in open_rows]
+            )
+            self.journal.batch_unverified(self.run, batch.seq, f"upload failed: {reason}")
+            self._tick(len(open_rows))
+            return
+        self._settle_from_results(batch, open_rows, missing_is="failed")
+
+    def _settle_from_results(
+        self, batch: BatchEntry, rows: Sequence[RowEntry], *, missing_is: str
+    ) -> list[RowEntry]:
+        """Match journal rows with the server's results; returns rows the server lacks.
+
+        ``missing_is="failed"`` marks absent rows failed (upload mode: the file was processed
+        without them); ``"pending"`` puts them back in the queue (add mode: safe to send).
+        """
+        results = self.api.results(batch.batch_id)
+        if missing_is == "failed":
+            self._cache[batch.batch_id] = results  # verification reads the same answer
+        by_ref: dict[str, list[dict[str, Any]]] = {}
+        for item in results:
+            by_ref.setdefault(str(item.get("reference_id", "")), []).append(item)
+        accepted: list[int] = []
+        rejected: list[tuple[int, str]] = []
+        missing: list[RowEntry] = []
+        for row in rows:
+            verdict = _verdict(by_ref.get(row.reference_id, []), self._request(row))
+            if verdict is None:
+                missing.append(row)
+            elif verdict == "":
+                accepted.append(row.row_number)
+            else:
+                rejected.append((row.row_number, verdict))
+        failed: list[tuple[int, str]] = []
+        if missing_is == "failed":
+            failed = [
+                (r.row_number, "not in the batch after the upload was processed") for r in missing
+            ]
+        self.journal.rows_settled(self.run, accepted=accepted, rejected=rejected, failed=failed)
+        if missing_is == "pending" and missing:
+            self.journal.rows_pending(self.run, [r.row_number for r in missing])
+        self._tick(len(accepted) + len(rejected))
+        return missing
+
+    # -- add mode
+
+    def _fill(self, batch: BatchEntry) -> None:
+        """created/uploading -> uploaded, one request per row with bounded concurrency."""
+        if batch.state not in (BatchState.CREATED, BatchState.UPLOADING):
+            return
+        self.journal.batch_filling(self.run, batch.seq)
+        unsure = self.journal.rows(
+            self.run, batch_seq=batch.seq, states=[RowState.SENDING, RowState.FAILED]
+        )
+        if unsure:  # maybe applied before a crash: ask the server, never resend blindly
+            log.info("batch %s: reconciling %d unsettled row(s)", batch.batch_id, len(unsure))
+            self._settle_from_results(batch, unsure, missing_is="pending")
+        pending = self.journal.rows(self.run, batch_seq=batch.seq, states=[RowState.PENDING])
+        if pending:
+            self._send_rows(batch, pending)
+        left = self.journal.rows(
+            self.run, batch_seq=batch.seq, states=[RowState.PENDING, RowState.SENDING]
+        )
+        if not left:
+            self.journal.batch_uploaded(self.run, batch.seq)
+
+    def _send_rows(self, batch: BatchEntry, rows: Sequence[RowEntry]) -> None:
+        """Send rows from ``concurrency`` threads sharing one pooled client.
+
+        Rows are announced (``sending``) in groups just before their requests leave; verdicts
+        come back on a queue and are committed in groups (a crash in between leaves them in
+        ``sending``, which a rerun reconciles with the server, so nothing is lost or resent).
+        """
+        concurrency = max(1, self.options.concurrency)
+        queue_depth = concurrency * 3
+        group_size = concurrency * 4
+        verdicts: SimpleQueue[tuple[RowEntry, str, str, BaseException | None]] = SimpleQueue()
+        settle = _Settlements(self, flush_every=max(64, concurrency * 2))
+        streak = _Streak(limit=max(8, concurrency))
+        remaining = iter(rows)
+        announced: list[RowEntry] = []
+        in_flight = 0
+        fatal: BaseException | None = None
+
+        def work(row: RowEntry) -> None:
+            try:
+                kind, message = self._send_one(batch, row)
+                verdicts.put((row, kind, message, None))
+            except BaseException as exc:  # handed to the main thread, which decides
+                verdicts.put((row, "", "", exc))
+
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="uploader-add") as pool:
+            while True:
+                while fatal is None and in_flight < queue_depth:
+                    if not announced:
+                        announced = [r for _, r in zip(range(group_size), remaining, strict=False)]
+                        if not announced:
+                            break
+                        self.journal.rows_sending(self.run, [r.row_number for r in announced])
+                    pool.submit(work, announced.pop(0))
+                    in_flight += 1
+                if in_flight == 0:
+                    break
+                # one wake-up takes every verdict that is ready (fewer GIL hand-offs)
+                ready = [verdicts.get()]
+                while not verdicts.empty():
+                    ready.append(verdicts.get_nowait())
+                for row, kind, message, error in ready:
+                    in_flight -= 1
+                    if error is not None:
+                        if isinstance(error, RetriesExhausted):
+                            settle.add(row, "failed", str(error))
+                            try:
+                                streak.failure(error)
+                            except RetriesExhausted as stop:
+                                fatal = fatal or stop
+                        else:
+                            fatal = fatal or error
+                        continue
+                    streak.success()
+                    settle.add(row, kind, message)
+                    self.checkpoint("add")
+        settle.flush()
+        if announced:  # announced but never sent because the run stopped: not on the server
+            self.journal.rows_pending(self.run, [r.row_number for r in announced])
+        if fatal is not None:
+            raise fatal
+
+    def _send_one(self, batch: BatchEntry, row: RowEntry) -> tuple[str, str]:
+        """One row's request; returns its verdict (``accepted``/``rejected``, message)."""
+        request = self._request(row)
+        try:
+            answer = self.api.add_request(batch.batch_id, request)
+        except (AuthError, NotFoundError):
+            raise
+        except PermanentApiError as exc:  # the server's own words, recorded on the row
+            if isinstance(exc, ConflictError) or exc.status_code not in (401, 403):
+                return "rejected", str(exc.fields.get("server_message") or exc)
+            raise
+        finally:
+            self._count_sent()
+        status = str(answer.get("request_status", "")) if isinstance(answer, dict) else ""
+        if status in REJECTED_STATUSES:
+            return "rejected", REJECTED_STATUSES[status]
+        return "accepted", ""
+
+    # -- verification and activation
+
+    def _verify_and_activate(self, batch: BatchEntry) -> None:
+        """uploaded -> verified -> active, only when the server holds exactly what we sent."""
+        if batch.state == BatchState.UPLOADED:
+            reason = self._verify(batch)
+            if reason:
+                self.journal.batch_unverified(self.run, batch.seq, reason)
+                log.warning("batch %s stays paused: %s", batch.batch_id, reason)
+                return
+            self.journal.batch_verified(self.run, batch.seq)
+            self.checkpoint("verified")
+            batch = self._batch(batch.seq)
+        if batch.state != BatchState.VERIFIED or self.options.keep_paused:
+            return
+        if not batch.preexisting:
+            self.api.update_batch(batch.batch_id, paused=False)
+            self.checkpoint("activated")
+            log.info("batch %s: verified and activated", batch.batch_id)
+        else:
+            log.info(
+                "batch %s: existed before this run; its paused setting is left alone",
+                batch.batch_id,
+            )
+        self.journal.batch_activated(self.run, batch.seq)
+
+    def _verify(self, batch: BatchEntry) -> str:
+        """Why the batch must stay paused, or "" when the server matches what we sent."""
+        rows = self.journal.rows(self.run, batch_seq=batch.seq, variables=False)
+        unsettled = [r for r in rows if r.state in (RowState.PENDING, RowState.SENDING)]
+        failed = [r for r in rows if r.state == RowState.FAILED]
+        if unsettled:
+            return f"{len(unsettled)} row(s) not settled yet; rerun to finish"
+        if failed:
+            return f"{len(failed)} row(s) failed; rerun the same command to retry them"
+        results = self._cache.pop(batch.batch_id, None)
+        if results is None and not batch.preexisting:
+            # add mode: every row got its own answer, so the server's counts must equal the
+            # rows it stored for us; only a mismatch needs the full results to say which
+            stored_msgs = set(REJECTED_STATUSES.values())
+            stored = sum(
+                1
+                for r in rows
+                if r.state == RowState.ACCEPTED
+                or (r.state == RowState.REJECTED and r.error in stored_msgs)
+            )
+            found = self.api.get_batch(batch.batch_id)
+            if sum(int(v or 0) for v in (found.get("status_counts") or {}).values()) == stored:
+                return ""
+        if results is None:
+            results = self.api.results(batch.batch_id)
+        self.server_results[batch.batch_id] = results
+        by_ref: dict[str, list[dict[str, Any]]] = {}
+        for item in results:
+            by_ref.setdefault(str(item.get("reference_id", "")), []).append(item)
+        accepted = [r for r in rows if r.state == RowState.ACCEPTED]
+        wrong = [
+            r
+            for r in accepted
+            if not any(str(i.get("target")) == r.target for i in by_ref.get(r.reference_id, []))
+        ]
+        if wrong:
+            return f"{len(wrong)} accepted row(s) are missing or different on the server"
+        if batch.preexisting:
+            return ""
+        ours = {r.reference_id for r in rows}
+        ours_held = sum(len(items) for ref, items in by_ref.items() if ref in ours)
+        if ours_held != len(results):
+            return f"the batch holds {len(results) - ours_held} request(s) this run did not send"
+        found = self.api.get_batch(batch.batch_id)
+        counted = sum(int(v or 0) for v in (found.get("status_counts") or {}).values())
+        if counted != ours_held:
+            return f"the server counts {counted} request(s), this run sent {ours_held}"
+        return ""
+
+
+def _no_checkpoint(name: str) -> None:
+    """Default checkpoint: nothing (tests pass one to stop a run at a named point)."""
+
+
+class _Settlements:
+    """Verdicts waiting to be committed together (group commit, one transaction per flush)."""
+
+    def __init__(self, runner: BatchRunner, flush_every: int) -> None:
+        self.runner = runner
+        self.flush_every = flush_every
+        self.accepted: list[int] = []
+        self.rejected: list[tuple[int, str]] = []
+        self.failed: list[tuple[int, str]] = []
+        self.last = time.monotonic()
+
+    def add(self, row: RowEntry, kind: str, message: str) -> None:
+        if kind == "accepted":
+            self.accepted.append(row.row_number)
+        elif kind == "rejected":
+            self.rejected.append((row.row_number, message))
+        else:
+            self.failed.append((row.row_number, message))
+        waiting = len(self.accepted) + len(self.rejected) + len(self.failed)
+        if waiting >= self.flush_every or time.monotonic() - self.last > 0.25:
+            self.flush()
+
+    def flush(self) -> None:
+        runner = self.runner
+        settled = len(self.accepted) + len(self.rejected)
+        if self.accepted or self.rejected or self.failed:
+            runner.journal.rows_settled(
+                runner.run, accepted=self.accepted, rejected=self.rejected, failed=self.failed
+            )
+        self.accepted, self.rejected, self.failed = [], [], []
+        self.last = time.monotonic()
+        if settled:
+            runner._tick(settled)
+
+
+class _Streak:
+    """Stops a run whose every request gives up: the API is down, not one row."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def success(self) -> None:
+        with self.lock:
+            self.count = 0
+
+    def failure(self, exc: ApiError) -> None:
+        with self.lock:
+            self.count += 1
+            if self.count >= self.limit:
+                raise RetriesExhausted(
+                    f"the API kept failing ({self.count} requests in a row gave up); "
+                    f"last: {exc}. Rerun the same command to resume.",
+                    status_code=exc.status_code,
+                )
+
+
+def _verdict(found: Sequence[Mapping[str, Any]], ours: CommunicationRequest) -> str | None:
+    """None: the server lacks the row; "": it holds ours; else why the row is rejected."""
+    if not found:
+        return None
+    for item in found:
+        status = str(item.get("request_status") or "")
+        if status not in REJECTED_STATUSES and requests_match(item, ours):
+            return ""
+    for item in found:
+        status = str(item.get("request_status") or "")
+        if status in REJECTED_STATUSES:
+            return REJECTED_STATUSES[status]
+    return "the batch already holds this reference_id with a different target or variables"
+
+
+def _as_record(row: RowEntry, request: CommunicationRequest) -> Record:
+    return Record(row.row_number, request)
