@@ -35,7 +35,7 @@ from fastapi import APIRouter, Body, FastAPI, File, Form, HTTPException, Query, 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from uploader.emulator.faults import EmulatorStats, FaultMiddleware, TokenBucket
+from uploader.emulator.faults import EmulatorStats, FaultMiddleware, TokenBucket, send_error
 from uploader.emulator.outreach import Outreach
 from uploader.emulator.schemas import (
     BatchDetails,
@@ -127,19 +127,8 @@ _SECURITY_SCHEMES = {"APIKeyHeader": {"type": "apiKey", "in": "header", "name": 
 _SECURED: dict[str, Any] = {"security": [{"APIKeyHeader": []}]}
 
 
-async def _plain_error(send: Callable[[Any], Awaitable[None]], status: int, detail: str) -> None:
-    body = _dumps({"detail": detail})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+_Endpoint = Callable[..., Awaitable[Response]]
+_Decorator = Callable[[_Endpoint], _Endpoint]
 
 
 def _not_found(batch_id: str) -> HTTPException:
@@ -176,10 +165,10 @@ class EmulatorApp(FastAPI):
                     key = value.decode("latin-1")
                     break
             if not key:
-                await _plain_error(send, 401, "Missing Syllable-API-Key header")
+                await send_error(send, 401, "Missing Syllable-API-Key header")
                 return
             if key not in self.emulator.keys:
-                await _plain_error(send, 403, "Invalid API key")
+                await send_error(send, 403, "Invalid API key")
                 return
         await super().__call__(scope, receive, send)
 
@@ -225,6 +214,25 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
     app.emulator = state
 
     router = APIRouter(tags=["outbound.batches"])
+
+    def operation(method: str, path: str, summary: str, model: Any = None) -> _Decorator:
+        """One of the nine operations: key-secured, named after its function, as in the spec."""
+        typed: dict[str, Any] = {}
+        if model is not None:
+            typed = {"response_model": None, "responses": {200: {"model": model}}}
+
+        def register(endpoint: _Endpoint) -> _Endpoint:
+            route = router.api_route(
+                API_PREFIX + path,
+                methods=[method],
+                operation_id=endpoint.__name__,
+                openapi_extra=_SECURED,
+                summary=summary,
+                **typed,
+            )
+            return route(endpoint)
+
+        return register
 
     def get_batch(batch_id: str) -> Batch:
         batch = store.batches.get(batch_id)
@@ -293,14 +301,7 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
         log.info("batch %s: %d rows processed", batch_id, len(reqs))
 
     # -- the nine operations -------------------------------------------------------------------
-    @router.get(
-        API_PREFIX,
-        operation_id="outbound_batch_list",
-        response_model=None,
-        openapi_extra=_SECURED,
-        responses={200: {"model": ListResponseCommunicationBatch}},
-        summary="List Outbound Communication Batches",
-    )
+    @operation("GET", "", "List Outbound Communication Batches", ListResponseCommunicationBatch)
     async def outbound_batch_list(
         page: Annotated[int | None, Query(ge=0, description="Page number (0-based)")] = 0,
         limit: Annotated[int, Query(ge=0, description="Maximum number of items")] = 25,
@@ -363,14 +364,7 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
             }
         )
 
-    @router.post(
-        API_PREFIX,
-        operation_id="outbound_batch_create",
-        response_model=None,
-        openapi_extra=_SECURED,
-        responses={200: {"model": CommunicationBatch}},
-        summary="Create Outbound Communication Batch",
-    )
+    @operation("POST", "", "Create Outbound Communication Batch", CommunicationBatch)
     async def outbound_batch_create(body: CommunicationBatchInput) -> Response:
         state.stats.operations["outbound_batch_create"] += 1
         state.stats.create_received(body.batch_id)
@@ -396,14 +390,7 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
         state.stats.create_applied(body.batch_id)
         return _json(batch.to_api(now))
 
-    @router.get(
-        API_PREFIX + "/{batch_id}",
-        operation_id="outbound_batch_get_by_id",
-        response_model=None,
-        openapi_extra=_SECURED,
-        responses={200: {"model": BatchDetails}},
-        summary="Get Outbound Communication Batch",
-    )
+    @operation("GET", "/{batch_id}", "Get Outbound Communication Batch", BatchDetails)
     async def outbound_batch_get_by_id(batch_id: str) -> Response:
         state.stats.operations["outbound_batch_get_by_id"] += 1
         batch = get_batch(batch_id)
@@ -411,14 +398,7 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
         state.outreach.advance(batch, now)
         return _json(batch.to_details(now))
 
-    @router.put(
-        API_PREFIX + "/{batch_id}",
-        operation_id="outbound_batch_update",
-        response_model=None,
-        openapi_extra=_SECURED,
-        responses={200: {"model": CommunicationBatch}},
-        summary="Update Outbound Communication Batch",
-    )
+    @operation("PUT", "/{batch_id}", "Update Outbound Communication Batch", CommunicationBatch)
     async def outbound_batch_update(batch_id: str, body: CommunicationBatchUpdate) -> Response:
         state.stats.operations["outbound_batch_update"] += 1
         batch = live_batch(batch_id)
@@ -439,12 +419,7 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
         store.save_batch(batch)
         return _json(batch.to_api(now))
 
-    @router.delete(
-        API_PREFIX + "/{batch_id}",
-        operation_id="outbound_batch_delete",
-        openapi_extra=_SECURED,
-        summary="Delete Outbound Communication Batch",
-    )
+    @operation("DELETE", "/{batch_id}", "Delete Outbound Communication Batch")
     async def outbound_batch_delete(
         batch_id: str, delete_reason: Annotated[str, Form()]
     ) -> Response:
@@ -462,12 +437,7 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
             store.save_batch(batch, canceled)
         return _json(batch.to_api(now))
 
-    @router.post(
-        API_PREFIX + "/{batch_id}/upload_batch",
-        operation_id="outbound_batch_upload",
-        openapi_extra=_SECURED,
-        summary="Upload Outbound Communication Batch",
-    )
+    @operation("POST", "/{batch_id}/upload_batch", "Upload Outbound Communication Batch")
     async def outbound_batch_upload(
         batch_id: str, file: Annotated[UploadFile | None, File()] = None
     ) -> Response:
@@ -498,13 +468,11 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
             }
         )
 
-    @router.get(
-        API_PREFIX + "/{batch_id}/results",
-        operation_id="outbound_batch_results",
-        response_model=None,
-        openapi_extra=_SECURED,
-        responses={200: {"model": list[CommunicationRequestResult]}},
-        summary="Fetch Outbound Communication Batch Results",
+    @operation(
+        "GET",
+        "/{batch_id}/results",
+        "Fetch Outbound Communication Batch Results",
+        list[CommunicationRequestResult],
     )
     async def outbound_batch_results(
         batch_id: str,
@@ -529,12 +497,7 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
             rows = [r for r in rows if (r.insights_status or "") == wanted]
         return _json([r.to_api() for r in rows])
 
-    @router.post(
-        API_PREFIX + "/{batch_id}/requests",
-        operation_id="outbound_batch_add",
-        openapi_extra=_SECURED,
-        summary="Create Outbound Communication Request",
-    )
+    @operation("POST", "/{batch_id}/requests", "Create Outbound Communication Request")
     async def outbound_batch_add(batch_id: str, body: CommunicationRequest) -> Response:
         stats = state.stats
         stats.operations["outbound_batch_add"] += 1
@@ -556,12 +519,7 @@ def create_app(settings: EmulatorSettings | None = None) -> EmulatorApp:
         await store.save_requests_grouped(batch, [req])
         return _json(req.to_api())
 
-    @router.post(
-        API_PREFIX + "/{batch_id}/remove-requests",
-        operation_id="outbound_batch_remove",
-        openapi_extra=_SECURED,
-        summary="Delete Requests By List Of Reference Ids",
-    )
+    @operation("POST", "/{batch_id}/remove-requests", "Delete Requests By List Of Reference Ids")
     async def outbound_batch_remove(
         batch_id: str, reference_ids: Annotated[list[str], Body()]
     ) -> Response:

@@ -20,7 +20,7 @@ from typing import Any
 
 from uploader.emulator.settings import FaultSettings
 
-__all__ = ["ConnectionDropped", "EmulatorStats", "FaultMiddleware", "TokenBucket"]
+__all__ = ["ConnectionDropped", "EmulatorStats", "FaultMiddleware", "TokenBucket", "send_error"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -114,10 +114,11 @@ class TokenBucket:
         return (1.0 - tokens) / self.rate
 
 
-async def _json_response(
+async def send_error(
     send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    body = json.dumps({"detail": detail}).encode()
+    """A ``{"detail": ...}`` error straight on the ASGI ``send`` (layers below the routes)."""
+    body = json.dumps({"detail": detail}, separators=(",", ":"), ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",
@@ -199,7 +200,7 @@ class FaultMiddleware:
                 stats.faults["rate_limited"] += 1
                 _count_refused(scope, await _drain(receive), stats)
                 retry_after = str(max(1, int(wait + 0.999))).encode()
-                await _json_response(
+                await send_error(
                     send, 429, "Rate limit exceeded (emulated)", [(b"retry-after", retry_after)]
                 )
                 return
@@ -219,7 +220,7 @@ class FaultMiddleware:
         if draw < edge:
             stats.faults["429"] += 1
             retry_after = str(faults.retry_after_s).encode()
-            await _json_response(
+            await send_error(
                 send, 429, "Too many requests (emulated)", [(b"retry-after", retry_after)]
             )
             return
@@ -227,7 +228,7 @@ class FaultMiddleware:
         if draw < edge:
             code = faults.error_codes[rng.randrange(len(faults.error_codes))]
             stats.faults[str(code)] += 1
-            await _json_response(send, code, f"Emulated server error {code}")
+            await send_error(send, code, f"Emulated server error {code}")
             return
         edge += faults.drop_rate
         if draw < edge:
