@@ -9,6 +9,9 @@ and tab are removed, then NFC normalisation, then trimming.
 CSV goes through pyarrow's multi-threaded reader after encoding detection (BOMs, UTF-8, then
 cp1252/latin-1) and delimiter sniffing; ragged files fall back to the standard ``csv`` module.
 Workbooks go through the Rust calamine reader, openpyxl for the rare ``.xlsx`` calamine refuses.
+An ``.xlsx``/``.xlsm`` sheet is first tried through fastexcel (calamine to typed Arrow columns,
+converted to text column by column); that path steps aside, and the calamine path reads the file,
+whenever its type inference could make any cell's text differ (see :func:`_read_xlsx_fast`).
 Foreign exceptions are translated into :class:`~uploader.errors.InputError` here, and only here.
 """
 
@@ -228,7 +231,7 @@ def cell_to_text(value: Any) -> str:
     return str(value)
 
 
-def _column_text(cells: Sequence[Any]) -> Sequence[str]:
+def _column_text(cells: Sequence[Any] | np.ndarray) -> Sequence[str] | np.ndarray:
     """A column of workbook cells as text; text cells pass through, numbers take a fast path."""
     kinds = set(map(type, cells))
     if kinds <= {str}:
@@ -238,10 +241,10 @@ def _column_text(cells: Sequence[Any]) -> Sequence[str]:
     return [cell_to_text(c) for c in cells]
 
 
-def _float_column_text(cells: Sequence[Any]) -> list[str]:
+def _float_column_text(cells: Sequence[Any] | np.ndarray) -> list[str]:
     """Text and float cells: the floats converted with numpy/Arrow, same text as _number_text."""
     out = np.array(cells, dtype=object)
-    is_float = np.equal(np.array(list(map(type, cells)), dtype=object), float).astype(bool)
+    is_float = np.array([kind is float for kind in map(type, cells)], dtype=bool)
     out[is_float] = _float_texts(out[is_float].astype(np.float64))
     return list(out.tolist())
 
@@ -665,7 +668,9 @@ def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
     except ImportError:
         return None
     # "Could not determine dtype ... falling back to string" for empty columns: noise to users.
-    logging.getLogger("fastexcel").setLevel(logging.ERROR)
+    noisy = logging.getLogger("fastexcel")
+    if noisy.level == logging.NOTSET:  # an application's own setting wins
+        noisy.setLevel(logging.ERROR)
     try:
         excel = fastexcel.read_excel(str(path))
         with zipfile.ZipFile(path) as zf:
