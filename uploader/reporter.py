@@ -19,9 +19,7 @@ fetched by :mod:`uploader.serverresults` and importable from here too.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -56,9 +54,7 @@ from uploader.sheetwriter import (
     needs_zip64,
     neutralise_csv_value,
     sheet_name,
-    write_delimited,
-    write_ods,
-    write_xlsx,
+    write_sheet,
 )
 
 if TYPE_CHECKING:
@@ -395,38 +391,22 @@ def _write_file(
     progress: ProgressCallback | None,
 ) -> int:
     """Write to a temporary sibling, then rename over ``out``: never half a report on disk."""
-    status_col = len(table.headers) + 1
-    tmp: Path | None = None
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        rows = source.rows()
-        if fmt in ("csv", "tsv"):
-            count = write_delimited(tmp, header, rows, "," if fmt == "csv" else "\t")
-        else:
-            writer = write_xlsx if fmt == "xlsx" else write_ods
-            sheet = sheet_name(table.sheet, "Summary")
-            count = writer(
-                tmp,
-                header,
-                rows,
-                table.n_rows,
-                sample,
-                summary_rows,
-                sheet,
-                status_col,
-                progress,
-                zip64,
-            )
-        os.replace(tmp, out)
+        return write_sheet(
+            out,
+            fmt,
+            header,
+            source.rows(),
+            n_rows=table.n_rows,
+            sample=sample,
+            summary_rows=summary_rows,
+            sheet=sheet_name(table.sheet, "Summary"),
+            status_col=len(table.headers) + 1,
+            progress=progress,
+            zip64=zip64,
+        )
     except OSError as exc:
         raise ConfigError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
-    return count
 
 
 def _same_file(a: Path, b: Path) -> bool:

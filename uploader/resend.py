@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +52,7 @@ def write_failed(out: Path | str, result: UploadResult, *, include_pending: bool
     """Write the rows that were not accepted; returns how many. Format by extension (CSV/TSV/
     XLSX/ODS); the header is on row 1, the input's columns in their order, then ``upload_error``.
     """
-    from uploader.sheetwriter import write_delimited, write_ods, write_xlsx
+    from uploader.sheetwriter import write_sheet
 
     out = Path(out)
     validation = result.validation
@@ -98,27 +96,23 @@ def write_failed(out: Path | str, result: UploadResult, *, include_pending: bool
     if fmt not in {"csv", "tsv", "xlsx", "ods"}:
         raise ConfigError(f"--failed {out}: use a .csv, .tsv, .xlsx or .ods file name")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     sample = [cells for cells, _ in list(rows())[:200]]
-    sheet = str(table.sheet or "Failed rows")[:31]
+    note = [("Rows not accepted",), ("Source file", str(table.path)), ("Rows", len(picked))]
     try:
-        if fmt in ("csv", "tsv"):
-            count = write_delimited(tmp, header, rows(), "," if fmt == "csv" else "\t")
-        else:
-            writer = write_xlsx if fmt == "xlsx" else write_ods
-            note = [("Rows not accepted",), ("Source file", str(table.path)), ("Rows", len(picked))]
-            count = writer(
-                tmp, header, rows(), len(picked), sample, lambda: note, sheet, len(header) - 1, None
-            )
-        os.replace(tmp, out)
+        count = write_sheet(
+            out,
+            fmt,
+            header,
+            rows(),
+            n_rows=len(picked),
+            sample=sample,
+            summary_rows=lambda: note,
+            sheet=str(table.sheet or "Failed rows")[:31],
+            status_col=len(header) - 1,
+        )
     except OSError as exc:
         message = f"cannot write the failed rows: {exc.strerror or exc}"
         raise InputError(message, path=str(out)) from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     log.info("failed rows written: %s (%d rows)", out, count)
     return count
 

@@ -18,12 +18,14 @@ one at a time, so memory stays flat however long the sheet is.
 from __future__ import annotations
 
 import csv
+import os
 import re
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ __all__ = [
     "sheet_name",
     "write_delimited",
     "write_ods",
+    "write_sheet",
     "write_xlsx",
 ]
 
@@ -286,6 +289,29 @@ def _xlsx_cell_xml(ref: str, value: Any, style: int = 0) -> str:
     )
 
 
+class _Chunks:
+    """Rows' XML written 2,000 at a time (few large writes), with progress after each write."""
+
+    def __init__(self, raw: IO[bytes], n_rows: int, progress: ProgressCallback | None) -> None:
+        self.raw = raw
+        self.n_rows = n_rows
+        self.progress = progress
+        self.buf: list[str] = []
+        self.count = 0
+
+    def add(self, row_xml: str) -> None:
+        self.buf.append(row_xml)
+        self.count += 1
+        if len(self.buf) >= 2000:
+            self.flush()
+            if self.progress is not None:
+                self.progress("report", self.count, self.n_rows)
+
+    def flush(self) -> None:
+        self.raw.write("".join(self.buf).encode("utf-8"))
+        self.buf.clear()
+
+
 def write_xlsx(
     path: Path,
     header: list[str],
@@ -303,7 +329,6 @@ def write_xlsx(
     last = letters[ncols - 1]
     widths = _column_widths(header, sample)
     text = _xml_text
-    count = 0
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
         zf.writestr("_rels/.rels", _ROOT_RELS)
@@ -346,7 +371,7 @@ def write_xlsx(
                     f'<row r="1">{head}</row>'
                 ).encode()
             )
-            buf: list[str] = []
+            chunks = _Chunks(raw, n_rows, progress)
             r = 1
             for cells, added in rows:
                 r += 1
@@ -378,14 +403,9 @@ def write_xlsx(
                         append(_xlsx_cell_xml(f"{letters[j]}{r}", value, style))
                     j += 1
                 append("</row>")
-                buf.append("".join(parts))
-                count += 1
-                if len(buf) >= 2000:
-                    raw.write("".join(buf).encode("utf-8"))
-                    buf.clear()
-                    if progress is not None:
-                        progress("report", count, n_rows)
-            raw.write("".join(buf).encode("utf-8"))
+                chunks.add("".join(parts))
+            chunks.flush()
+            count = chunks.count
             raw.write(
                 (
                     f'</sheetData><autoFilter ref="A1:{last}{r}"/>'
@@ -497,7 +517,6 @@ def write_ods(
             f'<style:style style:name="co{j}" style:family="table-column">'
             f'<style:table-column-properties style:column-width="{w * 0.19:.2f}cm"/></style:style>'
         )
-    count = 0
     last = _col_letter(len(header) - 1)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         zf.writestr(
@@ -557,7 +576,7 @@ def write_ods(
                     "</table:table-header-rows>"
                 ).encode()
             )
-            buf: list[str] = []
+            chunks = _Chunks(raw, n_rows, progress)
             for cells, added in rows:
                 row_status = added[status_col - len(cells)] if added else None
                 style = f"st-{row_status}" if row_status in STATUS_COLOURS else None
@@ -565,14 +584,9 @@ def write_ods(
                 parts.extend(_ods_cell(c, style) for c in cells)
                 parts.extend(_ods_cell(v, style) for v in added)
                 parts.append("</table:table-row>")
-                buf.append("".join(parts))
-                count += 1
-                if len(buf) >= 2000:
-                    raw.write("".join(buf).encode("utf-8"))
-                    buf.clear()
-                    if progress is not None:
-                        progress("report", count, n_rows)
-            raw.write("".join(buf).encode("utf-8"))
+                chunks.add("".join(parts))
+            chunks.flush()
+            count = chunks.count
             quoted = _quote_sheet(sheet)
             filter_range = f"{quoted}.A1:{quoted}.{last}{count + 1}"
             summary = "".join(
@@ -592,4 +606,41 @@ def write_ods(
                     "</office:spreadsheet></office:body></office:document-content>"
                 ).encode()
             )
+    return count
+
+
+def write_sheet(
+    out: Path,
+    fmt: str,
+    header: list[str],
+    rows: ReportRows,
+    *,
+    n_rows: int,
+    sample: list[list[str]],
+    summary_rows: Callable[[], list[tuple[Any, ...]]],
+    sheet: str,
+    status_col: int,
+    progress: ProgressCallback | None = None,
+    zip64: bool = False,
+) -> int:
+    """Write ``out`` in ``fmt`` (csv, tsv, xlsx, ods) through a temporary sibling renamed over
+    it, so nobody ever sees half a file; returns the rows written. ``OSError`` is the caller's
+    to translate (it knows what the file is for)."""
+    tmp: Path | None = None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        if fmt in ("csv", "tsv"):
+            count = write_delimited(tmp, header, rows, "," if fmt == "csv" else "\t")
+        else:
+            writer = write_xlsx if fmt == "xlsx" else write_ods
+            count = writer(
+                tmp, header, rows, n_rows, sample, summary_rows, sheet, status_col, progress, zip64
+            )
+        os.replace(tmp, out)
+    finally:
+        if tmp is not None and tmp.exists():
+            tmp.unlink()
     return count
