@@ -282,3 +282,42 @@ def test_boolean_column_beside_zeros_keeps_the_fast_path(tmp_path: Path) -> None
         assert fast.columns[0][:2] == ["true", "false"]
         assert fast.columns[1][:3] == ["0", "1", "2"]
         assert fast.columns[2][:2] == ["false", "x"]
+
+
+def _write_serials(path: Path, serials: list[float]) -> Path:
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    ws.write(0, 0, "at")
+    for r, serial in enumerate(serials, start=1):
+        ws.write_number(r, 0, serial, when)
+    wb.close()
+    return path
+
+
+def test_date_serials_with_float_error_and_1904_workbooks(tmp_path: Path) -> None:
+    # Serials of whole seconds carry float error (k / 86400): both paths land on one second.
+    whole = _write_serials(
+        tmp_path / "whole.xlsx", [40000 + k * 7 + k / 86400 for k in range(1500)]
+    )
+    fast, exact = _both(whole)
+    assert fast is not None
+    assert _rows(fast) == _rows(exact)
+    # A hair below midnight, or a fraction of a second: agree, or leave it to calamine.
+    for k, serial in enumerate([45292.99999999999, 45293 - 1e-9, 45292.5000000001, 45292.99999999]):
+        odd = _write_serials(tmp_path / f"odd{k}.xlsx", [45000.25, serial])
+        fast, exact = _both(odd)
+        if fast is not None:
+            assert _rows(fast) == _rows(exact)
+        assert _rows(read_table(odd, ReadOptions())) == _rows(exact)
+    mac = tmp_path / "mac.xlsx"
+    book = openpyxl.Workbook()
+    book.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+    book.active.append(["at", "n"])
+    book.active.append([dt.datetime(2024, 3, 1, 9, 30), 5.0])
+    book.active.append([dt.datetime(2024, 3, 2), 6.0])
+    book.save(mac)
+    fast, exact = _both(mac)
+    assert fast is not None
+    assert _rows(fast) == _rows(exact)
+    assert fast.columns[0] == ["2024-03-01T09:30:00", "2024-03-02"]
