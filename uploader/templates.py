@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from uploader.errors import ConfigError
 
@@ -243,14 +244,20 @@ def _messy_csv_rows() -> list[list[str]]:
     return rows
 
 
-def _write_messy_xlsx(path: Path) -> None:
+def _contacts_book(path: Path, header: Sequence[str]) -> tuple[xlsxwriter.Workbook, Worksheet]:
+    """A sample workbook: one "Contacts" sheet with a bold ``header`` (fixed creation time, so
+    the same bytes every time)."""
     book = xlsxwriter.Workbook(str(path))
     book.set_properties({"created": _FIXED_TIME})
-    bold = book.add_format({"bold": True})
-    dates = book.add_format({"num_format": "mm/dd/yyyy"})
     sheet = book.add_worksheet("Contacts")
-    sheet.set_column(0, 4, 18)
-    sheet.write_row(0, 0, _MESSY_HEADERS, bold)
+    sheet.set_column(0, len(header) - 1, 18)
+    sheet.write_row(0, 0, header, book.add_format({"bold": True}))
+    return book, sheet
+
+
+def _write_messy_xlsx(path: Path) -> None:
+    book, sheet = _contacts_book(path, _MESSY_HEADERS)
+    dates = book.add_format({"num_format": "mm/dd/yyyy"})
     row = 1
     for item in _MESSY:
         if item is not None:
@@ -270,13 +277,8 @@ def _write_messy_xlsx(path: Path) -> None:
 
 
 def _write_clean_xlsx(path: Path) -> None:
-    book = xlsxwriter.Workbook(str(path))
-    book.set_properties({"created": _FIXED_TIME})
-    bold = book.add_format({"bold": True})
+    book, sheet = _contacts_book(path, _CLEAN[0])
     text = book.add_format({"num_format": "@"})
-    sheet = book.add_worksheet("Contacts")
-    sheet.set_column(0, 5, 18)
-    sheet.write_row(0, 0, _CLEAN[0], bold)
     for row, values in enumerate(_CLEAN[1:], start=1):
         for col, value in enumerate(values):
             sheet.write_string(row, col, value, text if col < 2 else None)
@@ -291,10 +293,7 @@ def _writer_bytes(data: bytes) -> Callable[[Path], None]:
 
 
 def _text(data: str) -> Callable[[Path], None]:
-    def write(path: Path) -> None:
-        path.write_text(data, encoding="utf-8", newline="\n")
-
-    return write
+    return _writer_bytes(data.encode("utf-8"))  # as written: "\n" line ends on every system
 
 
 #: File name -> writer, for ``templates/``.
