@@ -963,6 +963,8 @@ def _fast_column_text(column: pa.Array) -> pa.Array | None:
     if pa.types.is_boolean(kind):
         return pc.fill_null(pc.if_else(column, "true", "false"), "")
     if pa.types.is_floating(kind) or pa.types.is_integer(kind):
+        if pa.types.is_floating(kind) and pc.any(pc.is_nan(column)).as_py():
+            return None  # text "nan"/"NaN" among numbers: fastexcel parsed it as a number
         values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
         if pa.types.is_integer(kind):
             return pc.fill_null(column.cast(pa.string()), "")
