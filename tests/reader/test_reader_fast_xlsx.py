@@ -326,3 +326,21 @@ def test_date_serials_with_float_error_and_1904_workbooks(tmp_path: Path) -> Non
     assert fast is not None
     assert _rows(fast) == _rows(exact)
     assert fast.columns[0] == ["2024-03-01T09:30:00", "2024-03-02"]
+
+
+def test_styled_empty_cells_and_empty_text_widen_both_paths_alike(tmp_path: Path) -> None:
+    path = tmp_path / "styled.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    bold = wb.add_format({"bold": 1})
+    ws.write_row(0, 0, ["ref", "Phone"])
+    ws.write_row(1, 0, ["r1", 5125551234])
+    ws.write_blank(6, 4, None, bold)  # formatting only, no value
+    ws.write_string(7, 5, "")  # an empty text cell
+    ws.write_blank(9, 7, "", bold)
+    wb.close()
+    fast, exact = _both(path)
+    assert fast is not None
+    assert _rows(fast) == _rows(exact)
+    assert fast.headers == ["ref", "Phone", "", "", "", ""]
+    assert list(fast.row_numbers) == [2]  # trailing rows without a value are not data
