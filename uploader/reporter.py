@@ -50,6 +50,7 @@ from uploader.serverresults import (
 from uploader.sheetwriter import (
     SHEET_MAX_COLUMNS,
     SHEET_MAX_ROWS,
+    SheetLayout,
     is_number,
     needs_zip64,
     neutralise_csv_value,
@@ -392,11 +393,7 @@ def _write_file(
 ) -> int:
     """Write to a temporary sibling, then rename over ``out``: never half a report on disk."""
     try:
-        return write_sheet(
-            out,
-            fmt,
-            header,
-            source.rows(),
+        layout = SheetLayout(
             n_rows=table.n_rows,
             sample=sample,
             summary_rows=summary_rows,
@@ -405,6 +402,7 @@ def _write_file(
             progress=progress,
             zip64=zip64,
         )
+        return write_sheet(out, fmt, header, source.rows(), layout)
     except OSError as exc:
         raise ConfigError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc
 

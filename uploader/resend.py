@@ -52,7 +52,7 @@ def write_failed(out: Path | str, result: UploadResult, *, include_pending: bool
     """Write the rows that were not accepted; returns how many. Format by extension (CSV/TSV/
     XLSX/ODS); the header is on row 1, the input's columns in their order, then ``upload_error``.
     """
-    from uploader.sheetwriter import write_sheet
+    from uploader.sheetwriter import SheetLayout, write_sheet
 
     out = Path(out)
     validation = result.validation
@@ -99,17 +99,14 @@ def write_failed(out: Path | str, result: UploadResult, *, include_pending: bool
     sample = [cells for cells, _ in list(rows())[:200]]
     note = [("Rows not accepted",), ("Source file", str(table.path)), ("Rows", len(picked))]
     try:
-        count = write_sheet(
-            out,
-            fmt,
-            header,
-            rows(),
+        layout = SheetLayout(
             n_rows=len(picked),
             sample=sample,
             summary_rows=lambda: note,
             sheet=str(table.sheet or "Failed rows")[:31],
             status_col=len(header) - 1,
         )
+        count = write_sheet(out, fmt, header, rows(), layout)
     except OSError as exc:
         message = f"cannot write the failed rows: {exc.strerror or exc}"
         raise InputError(message, path=str(out)) from exc

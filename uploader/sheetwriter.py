@@ -24,6 +24,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
@@ -37,6 +38,7 @@ __all__ = [
     "SHEET_MAX_ROWS",
     "STATUS_COLOURS",
     "ReportRows",
+    "SheetLayout",
     "is_number",
     "needs_zip64",
     "neutralise_csv_value",
@@ -289,6 +291,19 @@ def _xlsx_cell_xml(ref: str, value: Any, style: int = 0) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SheetLayout:
+    """What the XLSX and ODS writers need besides the header and rows (CSV/TSV need none)."""
+
+    n_rows: int  # rows to come (the autofilter range and progress totals)
+    sample: list[list[str]]  # the first rows, for column widths
+    summary_rows: Callable[[], list[tuple[Any, ...]]]  # the Summary sheet, asked for last
+    sheet: str  # the rows' sheet name
+    status_col: int  # 0-based column whose value colours the row
+    progress: ProgressCallback | None = None
+    zip64: bool = False
+
+
 class _Chunks:
     """Rows' XML written 2,000 at a time (few large writes), with progress after each write."""
 
@@ -316,18 +331,12 @@ def write_xlsx(
     path: Path,
     header: list[str],
     rows: ReportRows,
-    n_rows: int,
-    sample: list[list[str]],
-    summary_rows: Callable[[], list[tuple[Any, ...]]],
-    sheet: str,
-    status_col: int,
-    progress: ProgressCallback | None,
-    zip64: bool = False,
+    layout: SheetLayout,
 ) -> int:
     ncols = len(header)
     letters = [_col_letter(j) for j in range(max(ncols, 3))]
     last = letters[ncols - 1]
-    widths = _column_widths(header, sample)
+    widths = _column_widths(header, layout.sample)
     text = _xml_text
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
@@ -341,13 +350,14 @@ def write_xlsx(
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
             '<bookViews><workbookView activeTab="0"/></bookViews><sheets>'
-            f'<sheet name={quoteattr(sheet)} sheetId="1" r:id="rId1"/>'
+            f'<sheet name={quoteattr(layout.sheet)} sheetId="1" r:id="rId1"/>'
             '<sheet name="Summary" sheetId="2" r:id="rId2"/></sheets>'
             '<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
-            f"{text(_quote_sheet(sheet))}!$A$1:${last}${n_rows + 1}</definedName></definedNames>"
+            f"{text(_quote_sheet(layout.sheet))}!$A$1:${last}${layout.n_rows + 1}"
+            "</definedName></definedNames>"
             "</workbook>",
         )
-        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=zip64) as raw:
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=layout.zip64) as raw:
             cols = "".join(
                 f'<col min="{j + 1}" max="{j + 1}" width="{w:.1f}" customWidth="1"/>'
                 for j, w in enumerate(widths)
@@ -361,7 +371,7 @@ def write_xlsx(
                 (
                     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
                     f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
-                    f'<dimension ref="A1:{last}{n_rows + 1}"/>'
+                    f'<dimension ref="A1:{last}{layout.n_rows + 1}"/>'
                     '<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
                     '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
                     '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
@@ -371,14 +381,14 @@ def write_xlsx(
                     f'<row r="1">{head}</row>'
                 ).encode()
             )
-            chunks = _Chunks(raw, n_rows, progress)
+            chunks = _Chunks(raw, layout.n_rows, layout.progress)
             r = 1
             for cells, added in rows:
                 r += 1
                 parts = [f'<row r="{r}">']
                 append = parts.append
                 # the whole row takes its upload_status colour, empty cells included
-                style = _STATUS_STYLE.get(added[status_col - len(cells)], 0) if added else 0
+                style = _STATUS_STYLE.get(added[layout.status_col - len(cells)], 0) if added else 0
                 s = f' s="{style}"' if style else ""
                 j = 0
                 for value in cells:
@@ -416,7 +426,7 @@ def write_xlsx(
                     "</ignoredErrors></worksheet>"
                 ).encode()
             )
-        zf.writestr("xl/worksheets/sheet2.xml", _summary_sheet_xml(summary_rows(), letters))
+        zf.writestr("xl/worksheets/sheet2.xml", _summary_sheet_xml(layout.summary_rows(), letters))
     return count
 
 
@@ -496,15 +506,9 @@ def write_ods(
     path: Path,
     header: list[str],
     rows: ReportRows,
-    n_rows: int,
-    sample: list[list[str]],
-    summary_rows: Callable[[], list[tuple[Any, ...]]],
-    sheet: str,
-    status_col: int,
-    progress: ProgressCallback | None,
-    zip64: bool = False,
+    layout: SheetLayout,
 ) -> int:
-    widths = _column_widths(header, sample)
+    widths = _column_widths(header, layout.sample)
     styles = ['<style:style style:name="hdr" style:family="table-cell"><style:text-properties '
               'fo:font-weight="bold"/></style:style>']  # fmt: skip
     for status, rgb in STATUS_COLOURS.items():
@@ -548,7 +552,7 @@ def write_ods(
             '<office:settings><config:config-item-set config:name="ooo:view-settings">'
             '<config:config-item-map-indexed config:name="Views"><config:config-item-map-entry>'
             '<config:config-item-map-named config:name="Tables">'
-            f"<config:config-item-map-entry config:name={quoteattr(sheet)}>"
+            f"<config:config-item-map-entry config:name={quoteattr(layout.sheet)}>"
             '<config:config-item config:name="VerticalSplitMode" config:type="short">2'
             "</config:config-item>"
             '<config:config-item config:name="VerticalSplitPosition" config:type="int">1'
@@ -561,7 +565,7 @@ def write_ods(
             "</config:config-item-map-entry></config:config-item-map-indexed>"
             "</config:config-item-set></office:settings></office:document-settings>",
         )
-        with zf.open("content.xml", "w", force_zip64=zip64) as raw:
+        with zf.open("content.xml", "w", force_zip64=layout.zip64) as raw:
             cols = "".join(
                 f'<table:table-column table:style-name="co{j}"/>' for j in range(len(header))
             )
@@ -571,14 +575,14 @@ def write_ods(
                     f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content {_ODS_NS}>'
                     f"<office:automatic-styles>{''.join(styles)}</office:automatic-styles>"
                     f"<office:body><office:spreadsheet>"
-                    f"<table:table table:name={quoteattr(sheet)}>{cols}"
+                    f"<table:table table:name={quoteattr(layout.sheet)}>{cols}"
                     f"<table:table-header-rows><table:table-row>{head}</table:table-row>"
                     "</table:table-header-rows>"
                 ).encode()
             )
-            chunks = _Chunks(raw, n_rows, progress)
+            chunks = _Chunks(raw, layout.n_rows, layout.progress)
             for cells, added in rows:
-                row_status = added[status_col - len(cells)] if added else None
+                row_status = added[layout.status_col - len(cells)] if added else None
                 style = f"st-{row_status}" if row_status in STATUS_COLOURS else None
                 parts = ["<table:table-row>"]
                 parts.extend(_ods_cell(c, style) for c in cells)
@@ -587,13 +591,13 @@ def write_ods(
                 chunks.add("".join(parts))
             chunks.flush()
             count = chunks.count
-            quoted = _quote_sheet(sheet)
+            quoted = _quote_sheet(layout.sheet)
             filter_range = f"{quoted}.A1:{quoted}.{last}{count + 1}"
             summary = "".join(
                 "<table:table-row>"
                 + "".join(_ods_cell(v, "hdr" if len(row) == 1 else None) for v in row)
                 + "</table:table-row>"
-                for row in summary_rows()
+                for row in layout.summary_rows()
             )
             raw.write(
                 (
@@ -610,18 +614,7 @@ def write_ods(
 
 
 def write_sheet(
-    out: Path,
-    fmt: str,
-    header: list[str],
-    rows: ReportRows,
-    *,
-    n_rows: int,
-    sample: list[list[str]],
-    summary_rows: Callable[[], list[tuple[Any, ...]]],
-    sheet: str,
-    status_col: int,
-    progress: ProgressCallback | None = None,
-    zip64: bool = False,
+    out: Path, fmt: str, header: list[str], rows: ReportRows, layout: SheetLayout
 ) -> int:
     """Write ``out`` in ``fmt`` (csv, tsv, xlsx, ods) through a temporary sibling renamed over
     it, so nobody ever sees half a file; returns the rows written. ``OSError`` is the caller's
@@ -636,9 +629,7 @@ def write_sheet(
             count = write_delimited(tmp, header, rows, "," if fmt == "csv" else "\t")
         else:
             writer = write_xlsx if fmt == "xlsx" else write_ods
-            count = writer(
-                tmp, header, rows, n_rows, sample, summary_rows, sheet, status_col, progress, zip64
-            )
+            count = writer(tmp, header, rows, layout)
         os.replace(tmp, out)
     finally:
         if tmp is not None and tmp.exists():
