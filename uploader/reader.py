@@ -632,11 +632,11 @@ def _pick_sheet(
 #: text has at most 9 decimals, no exponent, no leading zeros; whole numbers of 8 digits and more
 #: are left out (no double that is not whole rounds to them at 9 decimals, the spacing of doubles
 #: there exceeds 1e-9, so number or text, the digits are ours), as is any text with leading
-#: zeros (a number never reads so). Dates and datetimes: anything starting like an ISO date.
-_FX_SUSPECT = (
-    r"^-?(0|[1-9][0-9]{0,6}|(0|[1-9][0-9]*)\.[0-9]{0,8}[1-9])$"
-    r"|^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-)
+#: zeros (a number never reads so). Dates: a date cell reads "YYYY-MM-DD HH:MM:SS" here, and an
+#: ISO date cell (t="d") its own text, which the calamine path turns into a date, datetime or
+#: time; only a plain "YYYY-MM-DD" reads the same both ways, so datetimes and times are suspects.
+_FX_DATED = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]|^[0-9]{1,2}:[0-9]{2}"
+_FX_SUSPECT = r"^-?(0|[1-9][0-9]{0,6}|(0|[1-9][0-9]*)\.[0-9]{0,8}[1-9])$|" + _FX_DATED
 _FX_DEDUPED = re.compile(r"^(.+)_[0-9]+$")
 _MS_PER_DAY = 86_400_000
 _MS_1900_03_01 = -2_203_891_200_000  # Excel's leap-year bug lives before this day
@@ -925,7 +925,7 @@ def _resolve_suspects(text: pa.Array, mask: pa.Array, numbers: pa.Array) -> pa.A
     """
     rows = np.nonzero(mask.to_numpy(zero_copy_only=False))[0]
     cells = text.take(pa.array(rows))
-    if pc.any(pc.match_substring_regex(cells, r"^[0-9]{4}-")).as_py():
+    if pc.any(pc.match_substring_regex(cells, _FX_DATED)).as_py():
         return None  # a date cell reads as null among numbers: no telling it from text
     values = numbers.take(pa.array(rows)).to_numpy(zero_copy_only=False)
     known = ~np.isnan(values)

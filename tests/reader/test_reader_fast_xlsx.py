@@ -344,3 +344,27 @@ def test_styled_empty_cells_and_empty_text_widen_both_paths_alike(tmp_path: Path
     assert _rows(fast) == _rows(exact)
     assert fast.headers == ["ref", "Phone", "", "", "", ""]
     assert list(fast.row_numbers) == [2]  # trailing rows without a value are not data
+
+
+def test_iso_date_cells_and_dates_typed_as_text(tmp_path: Path) -> None:
+    # openpyxl's iso_dates writes t="d" cells holding ISO text, which the calamine path turns
+    # into dates, datetimes and times; fastexcel keeps the text.
+    wb = openpyxl.Workbook(iso_dates=True)
+    ws = wb.active
+    ws.append(["mixed", "dates", "times", "typed"])
+    ws.append(["text", dt.date(2024, 6, 1), dt.time(9, 30), "2024-06-01"])
+    ws.append([dt.datetime(2024, 6, 1, 9, 30), dt.datetime(2024, 6, 2), dt.time(9, 30, 0, 500000)])
+    ws.append([dt.date(2024, 6, 3), dt.datetime(2024, 6, 2, 0, 0, 0, 250000), "x", "2024-06-03"])
+    ws.append([dt.datetime(2024, 6, 1), None, None, "soon"])
+    path = tmp_path / "iso.xlsx"
+    wb.save(path)
+    fast, exact = _both(path)
+    if fast is not None:
+        assert _rows(fast) == _rows(exact)
+    assert _rows(read_table(path, ReadOptions())) == _rows(exact)
+    assert exact.columns[0] == ["text", "2024-06-01T09:30:00", "2024-06-03", "2024-06-01"]
+    # Dates typed as text (the common case) keep the fast path.
+    text = _write_openpyxl(tmp_path / "text.xlsx", [["when"], ["2024-06-01"], ["soon"]])
+    fast, exact = _both(text)
+    assert fast is not None
+    assert _rows(fast) == _rows(exact)
