@@ -6,16 +6,22 @@
   ``emulator.set_faults(...)``, ``emulator.configure(time_scale=...)``, ``emulator.stats()``.
 - ``emulator_process``: a factory for real ``syllable-upload emulator`` child processes
   (``.url``, ``.kill()`` = SIGKILL, ``.restart()``, ``.stop()``); all are stopped after the test.
+- ``clean_env``: no SYLLABLE_* variables and a private XDG config/state folder, so a CLI test
+  never sees the developer's key or profiles (the CLI and feature folders use it for every test).
+- ``run_cli``: ``run_cli("plan", file, ...)`` -> (exit code, stdout, stderr), through ``main``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers import RunCli
+from uploader.cli import main
 from uploader.emulator import EmulatorHandle, EmulatorSettings, running_emulator
 from uploader.emulator.process import EmulatorProcess
 
@@ -50,3 +56,30 @@ def emulator_process(tmp_path: Path) -> Iterator[Callable[..., EmulatorProcess]]
     yield start
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No SYLLABLE_* variables, no user config file or state: the test says all there is."""
+    for name in list(os.environ):
+        if name.startswith("SYLLABLE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
+    """``run_cli("config", "show")`` -> (exit code, stdout, stderr), through ``main``.
+
+    Arguments may be paths or numbers (each is passed as ``str``); output captured before the
+    call is dropped, so the result holds this command's output only.
+    """
+
+    def run(*args: object) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -6,7 +6,6 @@ Plus the promise that ``pip install .`` (not editable) gives a working ``syllabl
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
 import venv
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
+
+from tests.helpers import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BAR = "━"  # rich's bar character
@@ -28,9 +29,9 @@ def contacts(path: Path, rows: int = 20_000) -> Path:
     return path
 
 
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYLLABLE_")}
-    env.update(XDG_CONFIG_HOME=str(tmp_path / "cfg"), TERM="xterm-256color", COLUMNS="120")
+def terminal_env(tmp_path: Path) -> dict[str, str]:
+    """A colour terminal 120 columns wide, with no key or settings of the developer's."""
+    env = child_env(XDG_CONFIG_HOME=str(tmp_path / "cfg"), TERM="xterm-256color", COLUMNS="120")
     env.pop("NO_COLOR", None)
     return env
 
@@ -40,7 +41,7 @@ def test_progress_bars_render_in_a_pseudo_terminal(tmp_path: Path) -> None:
     child = pexpect.spawn(
         sys.executable,
         ["-m", "uploader", "validate", str(file)],
-        env=clean_env(tmp_path),
+        env=terminal_env(tmp_path),
         cwd=str(tmp_path),
         encoding="utf-8",
         dimensions=(40, 120),
@@ -61,7 +62,7 @@ def test_no_progress_display_when_piped(tmp_path: Path) -> None:
     file = contacts(tmp_path / "contacts.csv")
     done = subprocess.run(
         [sys.executable, "-m", "uploader", "validate", str(file)],
-        env=clean_env(tmp_path),
+        env=terminal_env(tmp_path),
         cwd=str(tmp_path),
         capture_output=True,
         text=True,
@@ -77,7 +78,7 @@ def test_no_progress_display_when_piped(tmp_path: Path) -> None:
 
     quiet = subprocess.run(
         [sys.executable, "-m", "uploader", "-q", "validate", str(file)],
-        env=clean_env(tmp_path),
+        env=terminal_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
@@ -117,7 +118,7 @@ def test_non_editable_install_in_a_fresh_venv(tmp_path: Path) -> None:
     )
     assert build.returncode == 0, build.stdout + build.stderr
     script = env_dir / "bin" / "syllable-upload"
-    env = clean_env(tmp_path)
+    env = terminal_env(tmp_path)
     away = tmp_path / "elsewhere"
     away.mkdir()
     done = subprocess.run(

@@ -10,6 +10,8 @@ from typing import Any
 import openpyxl
 import pytest
 
+from tests.helpers import child_env
+
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
@@ -152,15 +154,12 @@ def test_unreachable_api_keeps_the_file_for_the_next_run(
 @pytest.mark.slow
 def test_sigterm_stops_a_running_watch_cleanly(tmp_path: Path, drop: Path, emulator: Any) -> None:
     """A real `watch` process: picks files up as they arrive, and SIGTERM ends it with 0."""
-    import os
     import signal
     import subprocess
     import sys
     import time
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYLLABLE_")}
-    env["SYLLABLE_API_KEY"] = emulator.api_key
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "cfg")
+    env = child_env(SYLLABLE_API_KEY=emulator.api_key, XDG_CONFIG_HOME=str(tmp_path / "cfg"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "uploader", "watch", str(drop), "--interval", "0.2",
          "--settle", "0.2"],

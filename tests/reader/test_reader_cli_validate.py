@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import openpyxl
 import pytest
 
+from tests.helpers import RunCli
 from uploader import validate
-from uploader.cli import main
 from uploader.config import ReadOptions
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("SYLLABLE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
-
-
-def _run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py: no user key or config
 
 
 def _csv(path: Path, rows: list[list[str]]) -> Path:
@@ -37,24 +22,22 @@ def _csv(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def test_all_valid_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_all_valid_exits_0(tmp_path: Path, run_cli: RunCli) -> None:
     path = _csv(tmp_path / "ok.csv", [["ID", "Phone"], ["1", "5125551234"], ["", ""]])
-    code, out, _ = _run(capsys, "validate", path)
+    code, out, _ = run_cli("validate", path)
     assert code == 0
     assert "2 rows read" in out and "valid          1" in out and "blank skipped  1" in out
 
 
-def test_refused_rows_exit_1_with_examples_and_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_refused_rows_exit_1_with_examples_and_json(tmp_path: Path, run_cli: RunCli) -> None:
     path = _csv(
         tmp_path / "bad.csv",
         [["ID", "Phone"], ["1", "5125551234"], ["2", "555"], ["1", "4155550100"]],
     )
-    code, out, _ = _run(capsys, "validate", path)
+    code, out, _ = run_cli("validate", path)
     assert code == 1
     assert "invalid target: 1" in out and "Row 3" in out and "already used on row 2" in out
-    code, out, _ = _run(capsys, "validate", path, "--json")
+    code, out, _ = run_cli("validate", path, "--json")
     assert code == 1
     data = json.loads(out)
     expected = validate(path, ReadOptions()).summary()
@@ -62,21 +45,17 @@ def test_refused_rows_exit_1_with_examples_and_json(
     assert data["examples"]["invalid_target"][0]["row_number"] == 3
 
 
-def test_unreadable_file_exits_2_with_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, _, err = _run(capsys, "validate", tmp_path / "missing.xlsx")
+def test_unreadable_file_exits_2_with_one_line(tmp_path: Path, run_cli: RunCli) -> None:
+    code, _, err = run_cli("validate", tmp_path / "missing.xlsx")
     assert code == 2
     assert err.strip().splitlines()[-1].startswith("error:") and "does not exist" in err
     assert "Traceback" not in err
     headerless = _csv(tmp_path / "nophone.csv", [["Name"], ["Ann"]])
-    code, _, err = _run(capsys, "validate", headerless)
+    code, _, err = run_cli("validate", headerless)
     assert code == 2 and "--map target" in err
 
 
-def test_read_flags_map_header_row_sheet_and_mapping_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_read_flags_map_header_row_sheet_and_mapping_file(tmp_path: Path, run_cli: RunCli) -> None:
     path = tmp_path / "book.xlsx"
     wb = openpyxl.Workbook()
     wb.active.title = "Notes"
@@ -86,8 +65,7 @@ def test_read_flags_map_header_row_sheet_and_mapping_file(
     ws.append(["Member ID", "Home", "Name"])
     ws.append(["m1", 5125551234, "Ann"])
     wb.save(path)
-    code, out, _ = _run(
-        capsys,
+    code, out, _ = run_cli(
         "validate",
         path,
         "--sheet",
@@ -110,19 +88,17 @@ def test_read_flags_map_header_row_sheet_and_mapping_file(
         '[columns]\ntarget = "Home"\nreference_id = "Member ID"\n',
         encoding="utf-8",
     )
-    code, out, _ = _run(capsys, "validate", path, "--mapping", mapping, "--json")
+    code, out, _ = run_cli("validate", path, "--mapping", mapping, "--json")
     assert code == 0 and json.loads(out)["valid"] == 1
 
 
-def test_report_has_one_row_per_spreadsheet_row(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_report_has_one_row_per_spreadsheet_row(tmp_path: Path, run_cli: RunCli) -> None:
     path = _csv(
         tmp_path / "in.csv",
         [["ID", "Phone", "Name"], ["1", "5125551234", "Ann"], ["", "", ""], ["2", "x", "Bob"]],
     )
     report = tmp_path / "problems.csv"
-    code, out, _ = _run(capsys, "validate", path, "--report", report)
+    code, out, _ = run_cli("validate", path, "--report", report)
     assert code == 1 and str(report) in out
     with open(report, newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
