@@ -2,44 +2,27 @@
 
 Everything runs against the emulator over HTTP; the CLI runs through ``main`` with a clean
 environment (no user config, no SYLLABLE_* variables) unless a test spawns a real process.
+``clean_env`` and ``run_cli`` come from tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import csv
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from uploader.cli import main
 from uploader.emulator import EmulatorHandle
 
-RunCli = Callable[..., tuple[int, str, str]]
+__all__ = ["CONTACT_HEADER", "phone", "received", "write_contacts", "write_csv"]
+
+CONTACT_HEADER = ["reference_id", "phone", "first_name"]
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("SYLLABLE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
-
-
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
-    """``run_cli("plan", file, ...)`` -> (exit code, stdout, stderr), through ``main``."""
-
-    def run(*args: Any) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+def _clean_env(clean_env: None) -> None:
+    """Every test in this folder runs in :func:`tests.conftest.clean_env` (``run_cli`` too)."""
 
 
 @pytest.fixture
@@ -55,6 +38,11 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) 
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def write_contacts(path: Path, numbers: Iterable[int]) -> Path:
+    """A CSV of valid contacts: ``r{i}``, :func:`phone` ``(i)``, ``Name{i}`` for each number."""
+    return write_csv(path, CONTACT_HEADER, [[f"r{i}", phone(i), f"Name{i}"] for i in numbers])
 
 
 def phone(i: int) -> str:

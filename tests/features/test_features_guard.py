@@ -3,7 +3,6 @@ without a terminal needs --yes or assume_yes and says so; nothing is sent withou
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.features.conftest import RunCli, phone, received, write_csv
+from tests.features.conftest import received, write_contacts
+from tests.helpers import RunCli, child_env
 from uploader.config import ApiKey, ClientConfig, UploadOptions
 from uploader.emulator import EmulatorHandle
 from uploader.engine import upload
@@ -22,11 +22,7 @@ ROWS = 10
 
 @pytest.fixture
 def contacts(tmp_path: Path) -> Path:
-    return write_csv(
-        tmp_path / "contacts.csv",
-        ["reference_id", "phone", "first_name"],
-        [[f"r{i}", phone(i), f"N{i}"] for i in range(ROWS)],
-    )
+    return write_contacts(tmp_path / "contacts.csv", range(ROWS))
 
 
 def _config(tmp_path: Path, **settings: Any) -> Path:
@@ -54,33 +50,28 @@ def test_without_a_terminal_a_large_send_needs_yes(
     assert len(received(emulator)) == ROWS
 
 
-def test_assume_yes_in_the_profile_confirms_unattended_runs(
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({"large_send_threshold": 5, "assume_yes": True}, id="assume-yes-in-profile"),
+        pytest.param({"large_send_threshold": ROWS}, id="at-the-threshold"),
+    ],
+)
+def test_unattended_run_goes_ahead_without_yes(
+    settings: dict[str, Any],
     contacts: Path,
     tmp_path: Path,
     run_cli: RunCli,
     server_args: list[str],
     emulator: EmulatorHandle,
 ) -> None:
-    config = _config(tmp_path, large_send_threshold=5, assume_yes=True)
+    """assume_yes in the profile confirms; at or below the threshold nobody is asked."""
+    config = _config(tmp_path, **settings)
     code, out, err = run_cli(
         "--config", config, "upload", contacts, *server_args, "--campaign-id", 1
     )
     assert code == 0, out + err
     assert len(received(emulator)) == ROWS
-
-
-def test_at_or_below_the_threshold_nobody_is_asked(
-    contacts: Path,
-    tmp_path: Path,
-    run_cli: RunCli,
-    server_args: list[str],
-    emulator: EmulatorHandle,
-) -> None:
-    config = _config(tmp_path, large_send_threshold=ROWS)
-    code, out, err = run_cli(
-        "--config", config, "upload", contacts, *server_args, "--campaign-id", 1
-    )
-    assert code == 0, out + err
 
 
 def test_library_confirm_callback_sees_counts_per_batch(
@@ -116,8 +107,7 @@ def test_a_terminal_run_asks_with_counts_per_batch(
 ) -> None:
     server = emulator_process()
     config = _config(tmp_path, large_send_threshold=5)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYLLABLE_")}
-    env.update(
+    env = child_env(
         SYLLABLE_API_KEY=server.api_key,
         XDG_STATE_HOME=str(tmp_path / "state"),
         XDG_CONFIG_HOME=str(tmp_path / "cfg"),

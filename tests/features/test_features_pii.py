@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.features.conftest import RunCli, phone, write_csv
+from tests.features.conftest import phone, write_csv
+from tests.helpers import RunCli
 from uploader.config import ReadOptions
 from uploader.emulator import EmulatorHandle
 from uploader.pii import Masker, PiiFilter, mask_phone, mask_text, mask_value

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.features.conftest import RunCli, phone, received, write_csv
+from tests.features.conftest import CONTACT_HEADER, phone, received, write_contacts, write_csv
+from tests.helpers import RunCli
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig
 from uploader.emulator import EmulatorHandle
 from uploader.models import CommunicationRequest
 
-HEADER = ["reference_id", "phone", "first_name"]
 BATCH = "spring-recall"
+ADD_TO_BATCH = ["--campaign-id", 3, "--batch-id", BATCH, "--mode", "add"]
 
 
 def _client(emulator: EmulatorHandle) -> SyllableClient:
@@ -25,16 +27,12 @@ def _client(emulator: EmulatorHandle) -> SyllableClient:
 @pytest.fixture
 def loaded(tmp_path: Path, run_cli: RunCli, server_args: list[str]) -> dict[str, Path]:
     """Batch BATCH already holds r1..r4; full.csv has 2 identical, 2 changed, 3 new, 2 bad."""
-    part = write_csv(
-        tmp_path / "part.csv", HEADER, [[f"r{i}", phone(i), f"Name{i}"] for i in range(1, 5)]
-    )
-    code, out, err = run_cli(
-        "upload", part, *server_args, "--campaign-id", 3, "--batch-id", BATCH, "--mode", "add"
-    )
+    part = write_contacts(tmp_path / "part.csv", range(1, 5))
+    code, out, err = run_cli("upload", part, *server_args, *ADD_TO_BATCH)
     assert code == 0, out + err
     full = write_csv(
         tmp_path / "full.csv",
-        HEADER,
+        CONTACT_HEADER,
         [
             ["r1", phone(1), "Name1"],  # row 2: identical
             ["r2", phone(2), "Name2"],  # row 3: identical
@@ -51,32 +49,43 @@ def loaded(tmp_path: Path, run_cli: RunCli, server_args: list[str]) -> dict[str,
     return {"part": part, "full": full}
 
 
-def _plan(run_cli: RunCli, file: Path, server_args: list[str], out: Path) -> dict:
-    code, stdout, err = run_cli(
-        "plan", file, *server_args, "--campaign-id", 3, "--batch-id", BATCH, "--mode", "add",
-        "--out", out, "--json",
-    )  # fmt: skip
-    assert code == 1, stdout + err  # conflicts and refused rows need a look
-    return json.loads(stdout)
+@dataclass
+class Plans:
+    """``plan`` and ``upload --plan-file`` of the loaded batch, into ``path``."""
+
+    run_cli: RunCli
+    server_args: list[str]
+    loaded: dict[str, Path]
+    path: Path
+
+    def make(self) -> dict:
+        code, stdout, err = self.run_cli(
+            "plan", self.loaded["full"], *self.server_args, *ADD_TO_BATCH,
+            "--out", self.path, "--json",
+        )  # fmt: skip
+        assert code == 1, stdout + err  # conflicts and refused rows need a look
+        return json.loads(stdout)
+
+    def apply(self, file: str = "full") -> tuple[int, str]:
+        code, out, err = self.run_cli(
+            "upload", self.loaded[file], *self.server_args, *ADD_TO_BATCH,
+            "--plan-file", self.path,
+        )  # fmt: skip
+        return code, out + err
 
 
-def _apply(run_cli: RunCli, file: Path, server_args: list[str], plan: Path) -> tuple[int, str]:
-    code, out, err = run_cli(
-        "upload", file, *server_args, "--campaign-id", 3, "--batch-id", BATCH, "--mode", "add",
-        "--plan-file", plan,
-    )  # fmt: skip
-    return code, out + err
+@pytest.fixture
+def plans(
+    loaded: dict[str, Path], run_cli: RunCli, server_args: list[str], tmp_path: Path
+) -> Plans:
+    return Plans(run_cli, server_args, loaded, tmp_path / "p.json")
 
 
 def test_plan_lists_rows_exactly_and_changes_nothing(
-    loaded: dict[str, Path],
-    run_cli: RunCli,
-    server_args: list[str],
-    emulator: EmulatorHandle,
-    tmp_path: Path,
+    plans: Plans, emulator: EmulatorHandle
 ) -> None:
     before = received(emulator)
-    data = _plan(run_cli, loaded["full"], server_args, tmp_path / "p.json")
+    data = plans.make()
     assert received(emulator) == before  # reading only
     assert data["counts"] == {"new": 3, "identical": 2, "conflict": 2, "refused": 2, "blank": 1}
     assert [(c["row_number"], c["reference_id"]) for c in data["conflicts"]] == [
@@ -97,7 +106,7 @@ def test_plan_lists_rows_exactly_and_changes_nothing(
             "conflict": 2,
         }
     ]
-    written = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    written = json.loads(plans.path.read_text(encoding="utf-8"))
     by_row = {r["row_number"]: r["action"] for r in written["rows"]}
     assert by_row == {
         2: "identical", 3: "identical", 4: "conflict", 5: "conflict",
@@ -108,17 +117,10 @@ def test_plan_lists_rows_exactly_and_changes_nothing(
     assert conflict["target"] == phone(33) and conflict["server_target"] == phone(3)
 
 
-def test_applying_a_plan_sends_exactly_the_new_rows(
-    loaded: dict[str, Path],
-    run_cli: RunCli,
-    server_args: list[str],
-    emulator: EmulatorHandle,
-    tmp_path: Path,
-) -> None:
-    plan = tmp_path / "p.json"
-    _plan(run_cli, loaded["full"], server_args, plan)
+def test_applying_a_plan_sends_exactly_the_new_rows(plans: Plans, emulator: EmulatorHandle) -> None:
+    plans.make()
     before = received(emulator, BATCH)
-    code, text = _apply(run_cli, loaded["full"], server_args, plan)
+    code, text = plans.apply()
     assert code == 1, text  # conflicts are rejected, refused rows stay refused
     after = received(emulator, BATCH)
     changed = {ref for ref in after if after[ref] != before.get(ref)}
@@ -133,71 +135,51 @@ def test_applying_a_plan_sends_exactly_the_new_rows(
 
 
 def test_a_stale_plan_is_refused_and_nothing_is_sent(
-    loaded: dict[str, Path],
-    run_cli: RunCli,
-    server_args: list[str],
-    emulator: EmulatorHandle,
-    tmp_path: Path,
+    plans: Plans, emulator: EmulatorHandle
 ) -> None:
-    plan = tmp_path / "p.json"
-    _plan(run_cli, loaded["full"], server_args, plan)
+    plans.make()
     with _client(emulator) as api:  # someone else adds one of "our" new rows meanwhile
         api.add_request(BATCH, CommunicationRequest("r6", phone(66), {"first_name": "Other"}))
     before = received(emulator)
-    code, text = _apply(run_cli, loaded["full"], server_args, plan)
+    code, text = plans.apply()
     assert code == 4, text
     assert "changed since the plan was made" in text and BATCH in text
     assert received(emulator) == before
 
 
 def test_a_plan_for_another_file_or_settings_is_refused(
-    loaded: dict[str, Path],
-    run_cli: RunCli,
-    server_args: list[str],
-    emulator: EmulatorHandle,
-    tmp_path: Path,
+    plans: Plans, run_cli: RunCli, server_args: list[str], emulator: EmulatorHandle
 ) -> None:
-    plan = tmp_path / "p.json"
-    _plan(run_cli, loaded["full"], server_args, plan)
+    plans.make()
     before = received(emulator)
-    code, text = _apply(run_cli, loaded["part"], server_args, plan)
+    code, text = plans.apply("part")
     assert code == 4 and "changed since the plan was made" in text
     code, _out, err = run_cli(
-        "upload", loaded["full"], *server_args, "--campaign-id", 3, "--batch-id", "other",
-        "--mode", "add", "--plan-file", plan,
+        "upload", plans.loaded["full"], *server_args, "--campaign-id", 3, "--batch-id", "other",
+        "--mode", "add", "--plan-file", plans.path,
     )  # fmt: skip
     assert code == 4 and "batch_id" in err
-    data = json.loads(plan.read_text(encoding="utf-8"))
+    data = json.loads(plans.path.read_text(encoding="utf-8"))
     data["rows"][0]["action"] = "new"  # hand-edited
-    plan.write_text(json.dumps(data), encoding="utf-8")
-    code, text = _apply(run_cli, loaded["full"], server_args, plan)
+    plans.path.write_text(json.dumps(data), encoding="utf-8")
+    code, text = plans.apply()
     assert code == 4 and "edited" in text
     assert received(emulator) == before
 
 
-def test_calls_moving_on_do_not_make_a_plan_stale(
-    loaded: dict[str, Path],
-    run_cli: RunCli,
-    server_args: list[str],
-    emulator: EmulatorHandle,
-    tmp_path: Path,
-) -> None:
-    plan = tmp_path / "p.json"
+def test_calls_moving_on_do_not_make_a_plan_stale(plans: Plans, emulator: EmulatorHandle) -> None:
     emulator.configure(time_scale=100_000)
-    _plan(run_cli, loaded["full"], server_args, plan)
+    plans.make()
     time.sleep(0.2)
     with _client(emulator) as api:
         statuses = {r["request_status"] for r in api.results(BATCH)}
     assert statuses - {"PENDING"}  # the calls moved on
-    code, text = _apply(run_cli, loaded["full"], server_args, plan)
+    code, text = plans.apply()
     assert code == 1 and "accepted 5" in text, text
 
 
-def test_plan_screen_output_is_masked(
-    loaded: dict[str, Path], run_cli: RunCli, server_args: list[str], tmp_path: Path
-) -> None:
-    args = ["plan", loaded["full"], *server_args, "--campaign-id", 3, "--batch-id", BATCH,
-            "--mode", "add", "--out", tmp_path / "p.json"]  # fmt: skip
+def test_plan_screen_output_is_masked(plans: Plans, run_cli: RunCli) -> None:
+    args = ["plan", plans.loaded["full"], *plans.server_args, *ADD_TO_BATCH, "--out", plans.path]
     code, out, err = run_cli(*args)
     assert code == 1
     assert "conflict          2" in out and "row 4  'r3'" in out
@@ -209,7 +191,9 @@ def test_plan_screen_output_is_masked(
 def test_plan_into_new_batches_applied_in_upload_mode(
     tmp_path: Path, run_cli: RunCli, server_args: list[str], emulator: EmulatorHandle
 ) -> None:
-    file = write_csv(tmp_path / "new.csv", HEADER, [[f"n{i}", phone(i), "X"] for i in range(7)])
+    file = write_csv(
+        tmp_path / "new.csv", CONTACT_HEADER, [[f"n{i}", phone(i), "X"] for i in range(7)]
+    )
     plan = tmp_path / "p.json"
     common = [*server_args, "--campaign-id", 4, "--batch-size", 3]
     code, out, err = run_cli("plan", file, *common, "--out", plan, "--json")

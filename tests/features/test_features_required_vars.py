@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.features.conftest import RunCli, phone, received, write_csv
+from tests.features.conftest import phone, received, write_csv
+from tests.helpers import RunCli
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig, ReadOptions
 from uploader.emulator import EmulatorHandle

@@ -10,7 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.features.conftest import RunCli, phone, received
+from tests.features.conftest import phone, received
+from tests.helpers import RunCli
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig
 from uploader.emulator import EmulatorHandle

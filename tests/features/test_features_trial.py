@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.features.conftest import RunCli, phone, received, write_csv
+from tests.features.conftest import phone, received, write_contacts
+from tests.helpers import RunCli
 from uploader.emulator import EmulatorHandle
 
 N_ROWS = 12
@@ -17,11 +18,7 @@ N_ROWS = 12
 
 @pytest.fixture
 def contacts(tmp_path: Path) -> Path:
-    return write_csv(
-        tmp_path / "contacts.csv",
-        ["reference_id", "phone", "first_name"],
-        [[f"r{i}", phone(i), f"Name{i}"] for i in range(1, N_ROWS + 1)],
-    )
+    return write_contacts(tmp_path / "contacts.csv", range(1, N_ROWS + 1))
 
 
 def _refs_by_batch(emulator: EmulatorHandle) -> dict[str, list[str]]:
