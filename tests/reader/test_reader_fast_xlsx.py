@@ -210,9 +210,9 @@ def _sheets(draw: st.DrawFn) -> list[list[Any]]:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(rows=_sheets())
-def test_property_both_paths_agree(tmp_path: Path, rows: list[list[Any]]) -> None:
-    path = _write_xlsxwriter(tmp_path / "prop.xlsx", rows)
+@given(rows=_sheets(), writer=st.sampled_from([_write_xlsxwriter, _write_openpyxl]))
+def test_property_both_paths_agree(tmp_path: Path, rows: list[list[Any]], writer: Any) -> None:
+    path = writer(tmp_path / "prop.xlsx", rows)
     fast, exact = _both(path)
     if fast is not None:
         assert _rows(fast) == _rows(exact)
