@@ -5,10 +5,11 @@ Every step is announced in the journal before it happens::
     planned -> creating -> created (paused) -> uploading -> uploaded -> verified -> active
 
 ``upload`` mode sends one CSV per batch (up to 16 batches at once) and settles its rows from the
-server's own results; ``add`` mode sends one request per row from a pool of ``concurrency``
-threads sharing one pooled client, committing verdicts in groups. Whatever a crash left half-done
-(a batch in ``creating``/``uploading``, rows in ``sending``) is reconciled with the server before
-anything is sent again, and a batch is activated only when the server holds exactly what was sent.
+server's own results; ``add`` mode hands each batch's rows to :class:`~uploader.sender.RowSender`
+(one request per row from a pool of threads, verdicts committed in groups). Whatever a crash left
+half-done (a batch in ``creating``/``uploading``, rows in ``sending``) is reconciled with the
+server before anything is sent again, and a batch is activated only when the server holds exactly
+what was sent.
 """
 
 from __future__ import annotations
@@ -18,33 +19,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from queue import SimpleQueue
 from typing import Any
 
 from uploader.chunker import upload_csv
 from uploader.client import SyllableClient, batch_has_content, requests_match
 from uploader.config import UploadOptions
-from uploader.errors import (
-    ApiError,
-    AuthError,
-    ConfigError,
-    ConflictError,
-    NotFoundError,
-    PermanentApiError,
-    RetriesExhausted,
-)
+from uploader.errors import ConfigError, ConflictError, NotFoundError
 from uploader.journal import BatchEntry, BatchState, Journal, RowEntry, RowState, RunInfo
 from uploader.models import CommunicationRequest, ProgressCallback, Record
+from uploader.sender import REJECTED_STATUSES, RowSender, row_request
 
 __all__ = ["REJECTED_STATUSES", "BatchRunner"]
 
 log = logging.getLogger("uploader")
-
-#: Server request statuses that mean "the server took the row but will never call it".
-REJECTED_STATUSES = {
-    "INVALID": "the server marked the number INVALID",
-    "DUPLICATE": "the server marked the row DUPLICATE (reference_id repeated)",
-}
 
 
 class BatchRunner:
@@ -77,11 +64,17 @@ class BatchRunner:
         counts = journal.counts(run)
         self.total = sum(b.row_count for b in journal.batches(run))
         self.done = counts.get(RowState.ACCEPTED, 0) + counts.get(RowState.REJECTED, 0)
+        self._sender = RowSender(
+            api,
+            journal,
+            run,
+            concurrency=options.concurrency,
+            checkpoint=self.checkpoint,
+            on_sent=self._count_sent,
+            on_settled=self._tick,
+        )
 
     # -- helpers
-
-    def _request(self, row: RowEntry) -> CommunicationRequest:
-        return CommunicationRequest(row.reference_id, row.target, row.variables)
 
     def _batch(self, seq: int) -> BatchEntry:
         return next(b for b in self.journal.batches(self.run) if b.seq == seq)
@@ -186,7 +179,7 @@ class BatchRunner:
             self.journal.batch_uploaded(self.run, batch.seq)
             return
         content = upload_csv(
-            [_as_record(r, self._request(r)) for r in rows],
+            [_as_record(r, row_request(r)) for r in rows],
             self.variables,
         )
         self.journal.batch_uploading(self.run, batch.seq)
@@ -259,7 +252,7 @@ class BatchRunner:
         rejected: list[tuple[int, str]] = []
         missing: list[RowEntry] = []
         for row in rows:
-            verdict = _verdict(by_ref.get(row.reference_id, []), self._request(row))
+            verdict = _verdict(by_ref.get(row.reference_id, []), row_request(row))
             if verdict is None:
                 missing.append(row)
             elif verdict == "":
@@ -292,92 +285,12 @@ class BatchRunner:
             self._settle_from_results(batch, unsure, missing_is="pending")
         pending = self.journal.rows(self.run, batch_seq=batch.seq, states=[RowState.PENDING])
         if pending:
-            self._send_rows(batch, pending)
+            self._sender.send(batch.batch_id, pending)
         left = self.journal.rows(
             self.run, batch_seq=batch.seq, states=[RowState.PENDING, RowState.SENDING]
         )
         if not left:
             self.journal.batch_uploaded(self.run, batch.seq)
-
-    def _send_rows(self, batch: BatchEntry, rows: Sequence[RowEntry]) -> None:
-        """Send rows from ``concurrency`` threads sharing one pooled client.
-
-        Rows are announced (``sending``) in groups just before their requests leave; verdicts
-        come back on a queue and are committed in groups (a crash in between leaves them in
-        ``sending``, which a rerun reconciles with the server, so nothing is lost or resent).
-        """
-        concurrency = max(1, self.options.concurrency)
-        queue_depth = concurrency * 3
-        group_size = concurrency * 4
-        verdicts: SimpleQueue[tuple[RowEntry, str, str, BaseException | None]] = SimpleQueue()
-        settle = _Settlements(self, flush_every=max(64, concurrency * 2))
-        streak = _Streak(limit=max(8, concurrency))
-        remaining = iter(rows)
-        announced: list[RowEntry] = []
-        in_flight = 0
-        fatal: BaseException | None = None
-
-        def work(row: RowEntry) -> None:
-            try:
-                kind, message = self._send_one(batch, row)
-                verdicts.put((row, kind, message, None))
-            except BaseException as exc:  # handed to the main thread, which decides
-                verdicts.put((row, "", "", exc))
-
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="uploader-add") as pool:
-            while True:
-                while fatal is None and in_flight < queue_depth:
-                    if not announced:
-                        announced = [r for _, r in zip(range(group_size), remaining, strict=False)]
-                        if not announced:
-                            break
-                        self.journal.rows_sending(self.run, [r.row_number for r in announced])
-                    pool.submit(work, announced.pop(0))
-                    in_flight += 1
-                if in_flight == 0:
-                    break
-                # one wake-up takes every verdict that is ready (fewer GIL hand-offs)
-                ready = [verdicts.get()]
-                while not verdicts.empty():
-                    ready.append(verdicts.get_nowait())
-                for row, kind, message, error in ready:
-                    in_flight -= 1
-                    if error is not None:
-                        if isinstance(error, RetriesExhausted):
-                            settle.add(row, "failed", str(error))
-                            try:
-                                streak.failure(error)
-                            except RetriesExhausted as stop:
-                                fatal = fatal or stop
-                        else:
-                            fatal = fatal or error
-                        continue
-                    streak.success()
-                    settle.add(row, kind, message)
-                    self.checkpoint("add")
-        settle.flush()
-        if announced:  # announced but never sent because the run stopped: not on the server
-            self.journal.rows_pending(self.run, [r.row_number for r in announced])
-        if fatal is not None:
-            raise fatal
-
-    def _send_one(self, batch: BatchEntry, row: RowEntry) -> tuple[str, str]:
-        """One row's request; returns its verdict (``accepted``/``rejected``, message)."""
-        request = self._request(row)
-        try:
-            answer = self.api.add_request(batch.batch_id, request)
-        except (AuthError, NotFoundError):
-            raise
-        except PermanentApiError as exc:  # the server's own words, recorded on the row
-            if isinstance(exc, ConflictError) or exc.status_code not in (401, 403):
-                return "rejected", str(exc.fields.get("server_message") or exc)
-            raise
-        finally:
-            self._count_sent()
-        status = str(answer.get("request_status", "")) if isinstance(answer, dict) else ""
-        if status in REJECTED_STATUSES:
-            return "rejected", REJECTED_STATUSES[status]
-        return "accepted", ""
 
     # -- verification and activation
 
@@ -457,64 +370,6 @@ class BatchRunner:
 
 def _no_checkpoint(name: str) -> None:
     """Default checkpoint: nothing (tests pass one to stop a run at a named point)."""
-
-
-class _Settlements:
-    """Verdicts waiting to be committed together (group commit, one transaction per flush)."""
-
-    def __init__(self, runner: BatchRunner, flush_every: int) -> None:
-        self.runner = runner
-        self.flush_every = flush_every
-        self.accepted: list[int] = []
-        self.rejected: list[tuple[int, str]] = []
-        self.failed: list[tuple[int, str]] = []
-        self.last = time.monotonic()
-
-    def add(self, row: RowEntry, kind: str, message: str) -> None:
-        if kind == "accepted":
-            self.accepted.append(row.row_number)
-        elif kind == "rejected":
-            self.rejected.append((row.row_number, message))
-        else:
-            self.failed.append((row.row_number, message))
-        waiting = len(self.accepted) + len(self.rejected) + len(self.failed)
-        if waiting >= self.flush_every or time.monotonic() - self.last > 0.25:
-            self.flush()
-
-    def flush(self) -> None:
-        runner = self.runner
-        settled = len(self.accepted) + len(self.rejected)
-        if self.accepted or self.rejected or self.failed:
-            runner.journal.rows_settled(
-                runner.run, accepted=self.accepted, rejected=self.rejected, failed=self.failed
-            )
-        self.accepted, self.rejected, self.failed = [], [], []
-        self.last = time.monotonic()
-        if settled:
-            runner._tick(settled)
-
-
-class _Streak:
-    """Stops a run whose every request gives up: the API is down, not one row."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.count = 0
-        self.lock = threading.Lock()
-
-    def success(self) -> None:
-        with self.lock:
-            self.count = 0
-
-    def failure(self, exc: ApiError) -> None:
-        with self.lock:
-            self.count += 1
-            if self.count >= self.limit:
-                raise RetriesExhausted(
-                    f"the API kept failing ({self.count} requests in a row gave up); "
-                    f"last: {exc}. Rerun the same command to resume.",
-                    status_code=exc.status_code,
-                )
 
 
 def _verdict(found: Sequence[Mapping[str, Any]], ours: CommunicationRequest) -> str | None:
