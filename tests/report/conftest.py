@@ -1,13 +1,17 @@
-"""Factories for the reporter tests: a ValidationResult built from plain rows."""
+"""Factories for the reporter tests: a ValidationResult built from plain rows, a processed batch."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
+from uploader.client import SyllableClient
 from uploader.models import ColumnMapping, RowIssue, Table, ValidationResult
+
+__all__ = ["build_validation", "processed_batch"]
 
 
 def build_validation(
@@ -49,3 +53,16 @@ def build_validation(
 @pytest.fixture
 def make_validation() -> Callable[..., ValidationResult]:
     return build_validation
+
+
+def processed_batch(
+    client: SyllableClient, batch_id: str, body: str, filename: str, requests: int
+) -> str:
+    """Create ``batch_id`` unpaused, upload the CSV ``body``; wait until it holds ``requests``."""
+    client.create_batch(batch_id, 1, paused=False)
+    client.upload_batch(batch_id, body.encode(), filename)
+    for _ in range(200):
+        if len(client.results(batch_id)) == requests:
+            return batch_id
+        time.sleep(0.02)
+    raise AssertionError(f"upload to {batch_id} never processed")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from python_calamine import CalamineWorkbook
 
-from uploader.cli import main
+from tests.helpers import RunCli
+from tests.report.conftest import processed_batch
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig
 from uploader.journal import Journal, PlannedRow, RowState
@@ -29,13 +30,7 @@ MAP = ["--map", "reference_id=Member ID", "--map", "target=Phone"]
 BATCH = "cli-results-001"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("SYLLABLE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py: no user key or config
 
 
 @pytest.fixture
@@ -52,26 +47,47 @@ def batch(emulator: Any) -> str:
     config = ClientConfig(server_url=emulator.url, api_key=ApiKey(emulator.api_key))
     body = "reference_id,target,First Name\nm1,+15125550101,Ann\nm4,+15125550104,Chloé\n"
     with SyllableClient(config) as client:
-        client.create_batch(BATCH, 1, paused=False)
-        client.upload_batch(BATCH, body.encode(), "contacts.csv")
-        for _ in range(200):
-            if len(client.results(BATCH)) == 2:
-                return BATCH
-            time.sleep(0.02)
-    raise AssertionError("upload never processed")
+        return processed_batch(client, BATCH, body, "contacts.csv", requests=2)
 
 
-def run(
-    capsys: pytest.CaptureFixture[str], emulator: Any, *args: Any, key: bool = True
-) -> tuple[int, str, str]:
-    env_key = {"SYLLABLE_API_KEY": emulator.api_key} if key else {}
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env_key.items():
-            mp.setenv(name, value)
-        capsys.readouterr()
-        code = main(["results", "--server-url", emulator.url, *(str(a) for a in args)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+@pytest.fixture
+def results(run_cli: RunCli, emulator: Any) -> RunCli:
+    """``results("--batch-id", b, key=True)``: ``syllable-upload results`` against the emulator.
+
+    With ``key`` the emulator's key is in the environment for this one command, as in use.
+    """
+
+    def run(*args: object, key: bool = True) -> tuple[int, str, str]:
+        with pytest.MonkeyPatch.context() as mp:
+            if key:
+                mp.setenv("SYLLABLE_API_KEY", emulator.api_key)
+            return run_cli("results", "--server-url", emulator.url, *args)
+
+    return run
+
+
+@contextmanager
+def journal_run(
+    path: Path,
+    source: Path,
+    batches: list[tuple[int, str, int]],
+    rows: list[PlannedRow],
+    created: Sequence[int] = (),
+) -> Iterator[tuple[Journal, Any]]:
+    """A journal holding one run of ``source`` whose ``created`` batches the server has."""
+    with Journal(path) as journal:
+        run_info = journal.create_run(
+            fingerprint="fp",
+            file_path=str(source),
+            file_hash="h",
+            settings={},
+            batches=batches,
+            rows=rows,
+        )
+        for number in created:
+            journal.batch_creating(run_info, number)
+            journal.batch_created(run_info, number)
+        yield journal, run_info
 
 
 def read_xlsx(path: Path) -> list[list[Any]]:
@@ -79,12 +95,10 @@ def read_xlsx(path: Path) -> list[list[Any]]:
 
 
 def test_results_beside_the_source_rows(
-    capsys: pytest.CaptureFixture[str], emulator: Any, batch: str, source: Path, tmp_path: Path
+    results: RunCli, emulator: Any, batch: str, source: Path, tmp_path: Path
 ) -> None:
     report = tmp_path / "outcome.xlsx"
-    code, out, err = run(
-        capsys,
-        emulator,
+    code, out, err = results(
         "--batch-id",
         batch,
         "--source",
@@ -109,10 +123,10 @@ def test_results_beside_the_source_rows(
 
 
 def test_results_without_source_list_the_servers_requests(
-    capsys: pytest.CaptureFixture[str], emulator: Any, batch: str, tmp_path: Path
+    results: RunCli, batch: str, tmp_path: Path
 ) -> None:
     report = tmp_path / "server.csv"
-    code, out, err = run(capsys, emulator, "--batch-id", batch, "--report", report)
+    code, out, err = results("--batch-id", batch, "--report", report)
     assert code == 0, err
     with open(report, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
@@ -122,12 +136,12 @@ def test_results_without_source_list_the_servers_requests(
 
 
 def test_watch_until_outreach_settles(
-    capsys: pytest.CaptureFixture[str], emulator: Any, batch: str, source: Path, tmp_path: Path
+    results: RunCli, emulator: Any, batch: str, source: Path, tmp_path: Path
 ) -> None:
     emulator.configure(time_scale=100_000)
     report = tmp_path / "final.csv"
     args = ["--batch-id", batch, "--source", source, *MAP, "--report", report]
-    code, out, err = run(capsys, emulator, *args, "--watch", "--interval", "0.1", "--json")
+    code, out, err = results(*args, "--watch", "--interval", "0.1", "--json")
     assert code == 0, err
     data = json.loads(out)
     assert data["watched"] and data["settled"] and data["open_requests"] == 0
@@ -138,43 +152,35 @@ def test_watch_until_outreach_settles(
 
 
 def test_watch_timeout_keeps_the_last_picture(
-    capsys: pytest.CaptureFixture[str], emulator: Any, batch: str, tmp_path: Path
+    results: RunCli, emulator: Any, batch: str, tmp_path: Path
 ) -> None:
     emulator.configure(time_scale=0.001)  # nothing will move within the test
     report = tmp_path / "partial.csv"
     args = ["--batch-id", batch, "--report", report, "--watch", "--watch-timeout", "0.3"]
-    code, _out, err = run(capsys, emulator, *args, "--interval", "0.1")
+    code, _out, err = results(*args, "--interval", "0.1")
     assert code == 0
     assert "still open" in err and report.exists()
 
 
 def test_journal_gives_batches_outcomes_and_source(
-    capsys: pytest.CaptureFixture[str], emulator: Any, batch: str, source: Path, tmp_path: Path
+    results: RunCli, batch: str, source: Path, tmp_path: Path
 ) -> None:
     journal_path = tmp_path / "run.journal"
-    with Journal(journal_path) as journal:
-        run_info = journal.create_run(
-            fingerprint="fp",
-            file_path=str(source),
-            file_hash="h",
-            settings={},
-            batches=[(1, batch, 2)],
-            rows=[
-                PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101"),
-                PlannedRow(3, RowState.REFUSED, None, "m2", "", None, "bad phone"),
-                PlannedRow(4, RowState.BLANK),
-                PlannedRow(5, RowState.PENDING, 1, "m4", "+15125550104"),
-            ],
-        )
-        journal.batch_creating(run_info, 1)
-        journal.batch_created(run_info, 1)
+    rows = [
+        PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101"),
+        PlannedRow(3, RowState.REFUSED, None, "m2", "", None, "bad phone"),
+        PlannedRow(4, RowState.BLANK),
+        PlannedRow(5, RowState.PENDING, 1, "m4", "+15125550104"),
+    ]
+    with journal_run(journal_path, source, [(1, batch, 2)], rows, created=[1]) as (
+        journal,
+        run_info,
+    ):
         journal.rows_sending(run_info, [2, 5])
         journal.row_accepted(run_info, 2)
         journal.row_failed(run_info, 5, "gave up after 8 attempts")
     report = tmp_path / "from-journal.csv"
-    code, _out, err = run(
-        capsys, emulator, "--journal", journal_path, *MAP, "--report", report, "--json"
-    )
+    code, _out, err = results("--journal", journal_path, *MAP, "--report", report, "--json")
     assert code == 0, err
     with open(report, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -184,77 +190,55 @@ def test_journal_gives_batches_outcomes_and_source(
 
 
 def test_journal_against_a_changed_file_is_refused(
-    capsys: pytest.CaptureFixture[str], emulator: Any, batch: str, tmp_path: Path
+    results: RunCli, batch: str, tmp_path: Path
 ) -> None:
     moved = tmp_path / "moved.csv"
     with open(moved, "w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows([HEADERS, ROWS[3], ROWS[0]])  # rows swapped since the run
     journal_path = tmp_path / "run.journal"
-    with Journal(journal_path) as journal:
-        run_info = journal.create_run(
-            fingerprint="fp",
-            file_path=str(moved),
-            file_hash="h",
-            settings={},
-            batches=[(1, batch, 2)],
-            rows=[
-                PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101"),
-                PlannedRow(3, RowState.PENDING, 1, "m4", "+15125550104"),
-            ],
-        )
-        journal.batch_creating(run_info, 1)
-        journal.batch_created(run_info, 1)
-    code, _, err = run(
-        capsys, emulator, "--journal", journal_path, *MAP, "--report", tmp_path / "r.csv"
-    )
+    rows = [
+        PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101"),
+        PlannedRow(3, RowState.PENDING, 1, "m4", "+15125550104"),
+    ]
+    with journal_run(journal_path, moved, [(1, batch, 2)], rows, created=[1]):
+        pass  # the batch was made; nothing was sent
+    code, _, err = results("--journal", journal_path, *MAP, "--report", tmp_path / "r.csv")
     assert code == 2 and "no longer match the journal" in err
 
 
-def test_needs_batches_and_a_key(
-    capsys: pytest.CaptureFixture[str], emulator: Any, tmp_path: Path
-) -> None:
-    code, _, err = run(capsys, emulator, "--report", tmp_path / "r.csv")
+def test_needs_batches_and_a_key(results: RunCli, tmp_path: Path) -> None:
+    code, _, err = results("--report", tmp_path / "r.csv")
     assert code == 2 and "--batch-id" in err
-    code, _, err = run(capsys, emulator, "--batch-id", "x", key=False)
+    code, _, err = results("--batch-id", "x", key=False)
     assert code == 2 and "no API key" in err
 
 
-def test_summary_text_without_report(
-    capsys: pytest.CaptureFixture[str], emulator: Any, batch: str
-) -> None:
-    code, out, err = run(capsys, emulator, "--batch-id", batch)
+def test_summary_text_without_report(results: RunCli, batch: str) -> None:
+    code, out, err = results("--batch-id", batch)
     assert code == 0, err
     assert "2 requests in 1 batches" in out
 
 
-def test_unknown_batch_is_a_clear_error(capsys: pytest.CaptureFixture[str], emulator: Any) -> None:
-    code, _, err = run(capsys, emulator, "--batch-id", "nope")
+def test_unknown_batch_is_a_clear_error(results: RunCli, emulator: Any) -> None:
+    code, _, err = results("--batch-id", "nope")
     assert code == 2 and "nope" in err and "Traceback" not in err
 
 
 def test_journal_batches_never_created_are_passed_over(
-    capsys: pytest.CaptureFixture[str], emulator: Any, batch: str, source: Path, tmp_path: Path
+    results: RunCli, batch: str, source: Path, tmp_path: Path
 ) -> None:
     journal_path = tmp_path / "run.journal"
-    with Journal(journal_path) as journal:
-        run_info = journal.create_run(
-            fingerprint="fp",
-            file_path=str(source),
-            file_hash="h",
-            settings={},
-            batches=[(1, batch, 1), (2, "cli-results-002", 1), (3, "cli-results-003", 1)],
-            rows=[
-                PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101"),
-                PlannedRow(3, RowState.REFUSED, None, "m2", "", None, "bad phone"),
-                PlannedRow(4, RowState.BLANK),
-                PlannedRow(5, RowState.PENDING, 2, "m4", "+15125550104"),
-            ],
-        )
-        journal.batch_creating(run_info, 1)
-        journal.batch_created(run_info, 1)
+    batches = [(1, batch, 1), (2, "cli-results-002", 1), (3, "cli-results-003", 1)]
+    rows = [
+        PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101"),
+        PlannedRow(3, RowState.REFUSED, None, "m2", "", None, "bad phone"),
+        PlannedRow(4, RowState.BLANK),
+        PlannedRow(5, RowState.PENDING, 2, "m4", "+15125550104"),
+    ]
+    with journal_run(journal_path, source, batches, rows, created=[1]) as (journal, run_info):
         journal.batch_creating(run_info, 2)  # died before the server answered: maybe absent
     report = tmp_path / "partial-run.csv"
-    code, _out, err = run(capsys, emulator, "--journal", journal_path, *MAP, "--report", report)
+    code, _out, err = results("--journal", journal_path, *MAP, "--report", report)
     assert code == 0, err
     assert "cli-results-002" in err  # said so, did not fail
     with open(report, encoding="utf-8-sig", newline="") as fh:
@@ -262,18 +246,10 @@ def test_journal_batches_never_created_are_passed_over(
     assert rows[0]["request_status"] and rows[3]["upload_status"] == "pending"
 
 
-def test_journal_without_created_batches(
-    capsys: pytest.CaptureFixture[str], emulator: Any, source: Path, tmp_path: Path
-) -> None:
+def test_journal_without_created_batches(results: RunCli, source: Path, tmp_path: Path) -> None:
     journal_path = tmp_path / "run.journal"
-    with Journal(journal_path) as journal:
-        journal.create_run(
-            fingerprint="fp",
-            file_path=str(source),
-            file_hash="h",
-            settings={},
-            batches=[(1, "never-001", 1)],
-            rows=[PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101")],
-        )
-    code, _, err = run(capsys, emulator, "--journal", journal_path, *MAP)
+    rows = [PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101")]
+    with journal_run(journal_path, source, [(1, "never-001", 1)], rows):
+        pass  # the run died before its first batch was made
+    code, _, err = results("--journal", journal_path, *MAP)
     assert code == 2 and "created no batch" in err

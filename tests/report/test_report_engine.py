@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from uploader.cli import main
+from tests.helpers import RunCli
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig, ReadOptions, RetryConfig, UploadOptions
 from uploader.engine import upload
@@ -144,8 +144,9 @@ def test_failed_rows_after_the_retry_budget(tmp_path: Path, emulator: Any) -> No
     assert summary.by_upload_status == {"failed": 3, "refused": 1, "blank": 1}
 
 
+@pytest.mark.usefixtures("clean_env")
 def test_results_command_from_an_engine_journal(
-    tmp_path: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    tmp_path: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli
 ) -> None:
     source = tmp_path / "in.csv"
     write_input(source)
@@ -153,28 +154,13 @@ def test_results_command_from_an_engine_journal(
     options = UploadOptions(campaign_id=1, journal_path=journal, wait_timeout=10)
     upload(source, READ, options, config(emulator), sleep=lambda _s: None)
     monkeypatch.setenv("SYLLABLE_API_KEY", emulator.api_key)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     out = tmp_path / "from-journal.xlsx"
-    capsys.readouterr()
-    code = main(
-        [
-            "results",
-            "--journal",
-            str(journal),
-            "--map",
-            "reference_id=Member ID",
-            "--map",
-            "target=Phone",
-            "--server-url",
-            emulator.url,
-            "--report",
-            str(out),
-            "--json",
-        ]
-    )
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    data = json.loads(captured.out)
+    code, stdout, err = run_cli(
+        "results", "--journal", journal, "--map", "reference_id=Member ID", "--map",
+        "target=Phone", "--server-url", emulator.url, "--report", out, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(stdout)
     assert data["report"]["by_upload_status"] == {
         "accepted": 2,
         "refused": 1,
@@ -186,9 +172,8 @@ def test_results_command_from_an_engine_journal(
 
     # without --map: the file is read again the way the run read it (the journal recorded it)
     again = tmp_path / "again.csv"
-    code = main(
-        ["results", "--journal", str(journal), "--server-url", emulator.url, "--report", str(again)]
+    code, _out, err = run_cli(
+        "results", "--journal", journal, "--server-url", emulator.url, "--report", again
     )
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
+    assert code == 0, err
     assert [r["upload_status"] for r in read_back(again)] == [r["upload_status"] for r in rows]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.report.conftest import processed_batch
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig
 from uploader.reporter import report_results, summarize_results, watch_results
@@ -35,12 +36,7 @@ def client(emulator: Any) -> Iterator[SyllableClient]:
     config = ClientConfig(server_url=emulator.url, api_key=ApiKey(emulator.api_key))
     body = "reference_id,target\nw1,+15125550101\nw2,+15125550102\nw3,512-055-0103\n"
     with SyllableClient(config) as c:
-        c.create_batch(BATCH, 1, paused=False)
-        c.upload_batch(BATCH, body.encode(), "w.csv")
-        for _ in range(200):
-            if len(c.results(BATCH)) == 3:
-                break
-            time.sleep(0.02)
+        processed_batch(c, BATCH, body, "w.csv", requests=3)
         yield c
 
 
