@@ -87,6 +87,14 @@ def _run(
     )
 
 
+def _upload(contacts: Path, server_url: str, journal: Path) -> list[str]:
+    """``upload <contacts> --campaign-id 7 --server-url <url> --journal <journal>``."""
+    return [
+        "upload", str(contacts), "--campaign-id", "7", "--server-url", server_url,
+        "--journal", str(journal),
+    ]  # fmt: skip
+
+
 def _assert_no_key(work: Path, *runs: subprocess.CompletedProcess[str]) -> int:
     """Search every output and every file under ``work``; returns how many places were read."""
     places = 0
@@ -112,17 +120,13 @@ def test_a_successful_run_writes_the_key_nowhere(
     mode: str, emu: EmulatorHandle, tmp_path: Path
 ) -> None:
     contacts = _contacts(tmp_path / "contacts.csv")
-    common = ["--server-url", emu.url, "--mode", mode, "--journal", str(tmp_path / "j.sqlite")]
+    command = [*_upload(contacts, emu.url, tmp_path / "j.sqlite"), "--mode", mode]
     upload = _run(
         tmp_path,
         "--debug",
         "--log-file",
         str(tmp_path / "run.log"),
-        "upload",
-        str(contacts),
-        "--campaign-id",
-        "7",
-        *common,
+        *command,
         "--report",
         str(tmp_path / "report.xlsx"),
         "--failed",
@@ -130,7 +134,7 @@ def test_a_successful_run_writes_the_key_nowhere(
         "--json",
     )
     assert upload.returncode == 1, upload.stderr  # two rows refused on purpose
-    rerun = _run(tmp_path, "upload", str(contacts), "--campaign-id", "7", *common)
+    rerun = _run(tmp_path, *command)
     results = _run(
         tmp_path,
         "--log-file",
@@ -164,30 +168,16 @@ def test_a_wrong_key_fails_clearly_and_is_not_echoed(emu: EmulatorHandle, tmp_pa
             "--debug",
             "--log-file",
             str(tmp_path / "auth.log"),
-            "upload",
-            str(contacts),
-            "--campaign-id",
-            "7",
-            "--server-url",
-            emu.url,
-            "--journal",
-            str(tmp_path / "j.sqlite"),
+            *_upload(contacts, emu.url, tmp_path / "j.sqlite"),
             "--report",
             str(tmp_path / "report.csv"),
             key=WRONG_KEY,
         ),
         _run(
             tmp_path,
-            "upload",
-            str(contacts),
-            "--campaign-id",
-            "7",
-            "--server-url",
-            emu.url,
+            *_upload(contacts, emu.url, tmp_path / "j2.sqlite"),
             "--api-key-file",
             str(key_file),
-            "--journal",
-            str(tmp_path / "j2.sqlite"),
             key=None,
         ),
         _run(tmp_path, "config", "show", "--api-key-file", str(key_file), key=None),
@@ -212,14 +202,7 @@ def test_retries_exhausted_on_5xx_leave_no_key(emu: EmulatorHandle, tmp_path: Pa
             "--debug",
             "--log-file",
             str(tmp_path / "5xx.log"),
-            "upload",
-            str(contacts),
-            "--campaign-id",
-            "7",
-            "--server-url",
-            emu.url,
-            "--journal",
-            str(tmp_path / "j.sqlite"),
+            *_upload(contacts, emu.url, tmp_path / "j.sqlite"),
             "--mode",
             "add",
         )
@@ -286,14 +269,7 @@ def test_reports_and_failed_files_hold_no_live_formula(emu: EmulatorHandle, tmp_
     }
     run = _run(
         tmp_path,
-        "upload",
-        str(contacts),
-        "--campaign-id",
-        "7",
-        "--server-url",
-        emu.url,
-        "--journal",
-        str(tmp_path / "j.sqlite"),
+        *_upload(contacts, emu.url, tmp_path / "j.sqlite"),
         *[arg for name, (flag,) in outputs.items() for arg in (flag, str(tmp_path / name))],
     )
     assert run.returncode == 1, run.stderr
@@ -427,14 +403,7 @@ def test_no_environment_variable_turns_tls_off(tls_emulator: str, tmp_path: Path
     }
     run = _run(
         tmp_path,
-        "upload",
-        str(contacts),
-        "--campaign-id",
-        "7",
-        "--server-url",
-        tls_emulator,
-        "--journal",
-        str(tmp_path / "j.sqlite"),
+        *_upload(contacts, tls_emulator, tmp_path / "j.sqlite"),
         env_extra=env_tricks,
     )
     assert run.returncode == 2
@@ -449,15 +418,9 @@ def test_a_profile_that_turns_tls_off_still_warns(tls_emulator: str, tmp_path: P
     run = _run(
         tmp_path,
         "--quiet",
-        "upload",
-        str(contacts),
-        "--campaign-id",
-        "7",
-        "--server-url",
-        tls_emulator,
-        "--journal",
-        str(tmp_path / "j.sqlite"),
+        *_upload(contacts, tls_emulator, tmp_path / "j.sqlite"),
     )
+    assert run.returncode == 1, run.stderr  # went through; two rows refused
     assert WARNING in run.stderr
 
 
@@ -516,14 +479,11 @@ def test_a_redirect_never_carries_the_key_to_another_host(tmp_path: Path) -> Non
     try:
         run = _run(
             tmp_path,
-            "upload",
-            str(_contacts(tmp_path / "contacts.csv")),
-            "--campaign-id",
-            "7",
-            "--server-url",
-            f"http://127.0.0.1:{front.server_address[1]}",
-            "--journal",
-            str(tmp_path / "j.sqlite"),
+            *_upload(
+                _contacts(tmp_path / "contacts.csv"),
+                f"http://127.0.0.1:{front.server_address[1]}",
+                tmp_path / "j.sqlite",
+            ),
         )
     finally:
         for server in servers:
