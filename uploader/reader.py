@@ -637,6 +637,8 @@ def _pick_sheet(
 #: time; only a plain "YYYY-MM-DD" reads the same both ways, so datetimes and times are suspects.
 _FX_DATED = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]|^[0-9]{1,2}:[0-9]{2}"
 _FX_SUSPECT = r"^-?(0|[1-9][0-9]{0,6}|(0|[1-9][0-9]*)\.[0-9]{0,8}[1-9])$|" + _FX_DATED
+#: A header name made from a number uses yet another text (shortest digits, zero-padded).
+_FX_HEADER_SUSPECT = r"^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$|" + _FX_DATED
 _FX_DEDUPED = re.compile(r"^(.+)_[0-9]+$")
 _MS_PER_DAY = 86_400_000
 _MS_1900_03_01 = -2_203_891_200_000  # Excel's leap-year bug lives before this day
@@ -677,7 +679,11 @@ def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
             parts, hidden = _sheet_parts(zf)
         name = _fast_sheet_name(list(excel.sheet_names), hidden, options)
         part = parts.get(name) if name is not None else None
-        if name is None or part is None or not _starts_at_a1(path, part):
+        if name is None or part is None:
+            return None
+        with zipfile.ZipFile(path) as zf, zf.open(part) as handle:
+            head = handle.read(1 << 16)
+        if not _starts_at_a1(head):
             return None
         sheet = excel.load_sheet(name, header_row=options.header_row - 1, schema_sample_rows=None)
         infos = sheet.available_columns()
@@ -689,6 +695,12 @@ def _read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
         return None
     headers = _fast_headers(infos)
     if headers is None or batch.num_columns != len(headers):
+        return None
+    # fastexcel makes up a name for a missing header cell, and for a boolean or error one too.
+    unnamed = [j for j, info in enumerate(infos) if info.column_name_from == "generated"]
+    if unnamed and not _cells_empty(
+        head, [f"{column_letter(j)}{options.header_row}" for j in unnamed]
+    ):
         return None
     check_columns(len(headers), path)
     texts: list[pa.Array] = []
@@ -783,19 +795,35 @@ def _sheet_parts(zf: zipfile.ZipFile) -> tuple[dict[str, str], set[str]]:
     return parts, hidden
 
 
-def _starts_at_a1(path: Path, part: str) -> bool:
+def _starts_at_a1(head: bytes) -> bool:
     """Whether the first cell with a value is A1, so the sheet's range starts there.
 
     calamine (under fastexcel) numbers rows and columns from the first used cell; the calamine
-    path pads from A1. Only the first 64 KiB of the sheet's XML are read.
+    path pads from A1. ``head`` is the start of the sheet's XML.
     """
-    with zipfile.ZipFile(path) as zf, zf.open(part) as handle:
-        head = handle.read(1 << 16)
     for match in _CELL.finditer(head):
-        body = match.group(2) or b""
-        if re.search(rb"<(?:\w+:)?(?:v|t)\b[^>]*>[^<]", body):
+        if _has_value(match):
             return re.search(rb'\br="A1"', match.group(1)) is not None
     return False
+
+
+def _has_value(cell: re.Match[bytes]) -> bool:
+    return re.search(rb"<(?:\w+:)?(?:v|t)\b[^>]*>[^<]", cell.group(2) or b"") is not None
+
+
+def _cells_empty(head: bytes, refs: list[str]) -> bool:
+    """Whether these cells hold no value, read from the start of the sheet's XML (unsure: no)."""
+    wanted = {ref.encode() for ref in refs}
+    last = max(int(re.sub(rb"[A-Z]", b"", ref)) for ref in wanted)
+    for match in _CELL.finditer(head):
+        ref = _CELL_REF.search(match.group(1))
+        if ref is None:
+            return False
+        if ref.group(1) in wanted and _has_value(match):
+            return False
+        if int(re.sub(rb"[A-Z]", b"", ref.group(1))) > last:
+            return True  # past the row: every wanted cell was seen or is missing
+    return b"</sheetData>" in head or b":sheetData>" in head
 
 
 def _boolean_cells_among(
@@ -902,14 +930,9 @@ def _fast_headers(infos: Sequence[Any]) -> list[str] | None:
     if not any(headers):
         return None
     column = pa.array(headers, type=pa.string())
-    if _may_be_reformatted(column):
+    if pc.any(pc.match_substring_regex(column, _FX_HEADER_SUSPECT)).as_py():
         return None
     return headers
-
-
-def _may_be_reformatted(text: pa.Array) -> bool:
-    """Any text fastexcel may have made from a number or a date, with other text than ours."""
-    return bool(pc.any(pc.match_substring_regex(text, _FX_SUSPECT)).as_py())
 
 
 def _resolve_suspects(text: pa.Array, mask: pa.Array, numbers: pa.Array) -> pa.Array | None:

@@ -203,7 +203,9 @@ def _sheets(draw: st.DrawFn) -> list[list[Any]]:
     for kind in kinds:
         cell = _cell if kind == "mixed" else st.one_of(st.none(), strategy[kind])
         columns.append([draw(cell) for _ in range(height)])
-    header = [f"h{j}" for j in range(width)]
+    # The first header is text (A1 holds a value); the others may be anything a header cell is.
+    odd_header = st.one_of(st.none(), st.booleans(), _number, st.sampled_from(["", " ", "h0"]))
+    header = ["h0"] + [draw(st.one_of(st.just(f"h{j}"), odd_header)) for j in range(1, width)]
     return [header, *map(list, zip(*columns, strict=True))]
 
 
@@ -367,4 +369,25 @@ def test_iso_date_cells_and_dates_typed_as_text(tmp_path: Path) -> None:
     text = _write_openpyxl(tmp_path / "text.xlsx", [["when"], ["2024-06-01"], ["soon"]])
     fast, exact = _both(text)
     assert fast is not None
+    assert _rows(fast) == _rows(exact)
+
+
+def test_header_cells_fastexcel_names_itself(tmp_path: Path) -> None:
+    # fastexcel names a missing header cell "__UNNAMED__n", and a boolean or error one too.
+    path = tmp_path / "headers.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, ["ref", " ", "", None, "NULL", "a\nb"])
+    ws.write_boolean(0, 6, True)
+    ws.write_row(1, 0, ["r1", "x", "y", "z", "w", "v", "u"])
+    wb.close()
+    fast, exact = _both(path)
+    assert fast is None
+    assert exact.headers == ["ref", " ", "", "", "NULL", "a\nb", "true"]
+    assert _rows(read_table(path, ReadOptions())) == _rows(exact)
+    missing = tmp_path / "missing.xlsx"
+    _write_openpyxl(missing, [["ref", None, "Phone"], ["r1", "x", "5125551234"]])
+    fast, exact = _both(missing)
+    assert fast is not None
+    assert fast.headers == exact.headers == ["ref", "", "Phone"]
     assert _rows(fast) == _rows(exact)
