@@ -16,6 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "HOSTILE",
@@ -113,17 +114,31 @@ def _sheet(rows: list[list[str]]) -> str:
     )
 
 
-def _good_xlsx(path: Path) -> Path:
+def _workbook(rows: list[list[str | None]], title: str | None = None) -> Any:
+    """An openpyxl workbook whose active sheet (named ``title``) holds ``rows``."""
     import openpyxl
 
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = "Contacts"
-    ws.append(HEADER.split(","))
-    for line in GOOD_ROWS:
-        ws.append(line.split(","))
+    if title:
+        ws.title = title
+    for row in rows:
+        ws.append(row)
+    return wb
+
+
+def _saved(wb: Any, path: Path) -> Path:
     wb.save(path)
     return path
+
+
+def _good_rows() -> list[list[str | None]]:
+    """HEADER and GOOD_ROWS as cells."""
+    return [line.split(",") for line in (HEADER, *GOOD_ROWS)]
+
+
+def _good_xlsx(path: Path) -> Path:
+    return _saved(_workbook(_good_rows(), "Contacts"), path)
 
 
 # ------------------------------------------------------------------------------ the files
@@ -319,11 +334,7 @@ def make_images_only(d: Path) -> Path:
 
 
 def make_empty_workbook(d: Path) -> Path:
-    import openpyxl
-
-    path = d / "empty_workbook.xlsx"
-    openpyxl.Workbook().save(path)
-    return path
+    return _saved(_workbook([]), d / "empty_workbook.xlsx")
 
 
 def make_csv_nul_bytes(d: Path) -> Path:
@@ -377,49 +388,29 @@ def make_undecidable_delimiter(d: Path) -> Path:
 
 
 def make_hidden_sheet(d: Path) -> Path:
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    hidden = wb.active
-    hidden.title = "Lookup"
-    hidden.append(["phone", "reference_id"])
-    hidden.append(["+15125550199", "hidden-1"])
-    hidden.sheet_state = "hidden"
+    wb = _workbook([["phone", "reference_id"], ["+15125550199", "hidden-1"]], "Lookup")
+    wb.active.sheet_state = "hidden"
     ws = wb.create_sheet("Contacts")
-    ws.append(HEADER.split(","))
-    for line in GOOD_ROWS:
-        ws.append(line.split(","))
-    path = d / "hidden_sheet.xlsx"
-    wb.save(path)
-    return path
+    for row in _good_rows():
+        ws.append(row)
+    return _saved(wb, d / "hidden_sheet.xlsx")
 
 
 def make_merged_cells(d: Path) -> Path:
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(HEADER.split(","))
-    ws.append(["+15125550101", "r1", "Ann"])
-    ws.append([None, "r2", "Bob"])
-    ws.merge_cells("A2:A3")  # one phone "shared" by two rows: only A2 holds a value
-    path = d / "merged.xlsx"
-    wb.save(path)
-    return path
+    rows = [HEADER.split(","), ["+15125550101", "r1", "Ann"], [None, "r2", "Bob"]]
+    wb = _workbook(rows)
+    wb.active.merge_cells("A2:A3")  # one phone "shared" by two rows: only A2 holds a value
+    return _saved(wb, d / "merged.xlsx")
 
 
 def make_formulas_no_cache(d: Path) -> Path:
     """Formulas written by openpyxl carry no cached value: nothing to read without Excel."""
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(HEADER.split(","))
-    ws.append(['="+1512555"&"0101"', "r1", "Ann"])
-    ws.append(['=CONCAT("+1","5125550102")', "r2", "Bob"])
-    path = d / "formulas.xlsx"
-    wb.save(path)
-    return path
+    rows = [
+        HEADER.split(","),
+        ['="+1512555"&"0101"', "r1", "Ann"],
+        ['=CONCAT("+1","5125550102")', "r2", "Bob"],
+    ]
+    return _saved(_workbook(rows), d / "formulas.xlsx")
 
 
 def make_big_cell(d: Path) -> Path:

@@ -21,6 +21,7 @@ import phonenumbers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.phone_reference import phonenumbers_e164
 from uploader.config import ReadOptions
 from uploader.errors import InputError
 from uploader.models import RowStatus
@@ -100,13 +101,7 @@ def sheet(draw: st.DrawFn) -> dict[str, Any]:
 
 def _reference(text: str, region: str) -> str:
     """phonenumbers' own answer: E.164 when valid (and at most 15 digits), else ""."""
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_valid_number(number):
-        return ""
-    e164 = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    e164 = phonenumbers_e164(text, region)
     return e164 if len(e164) <= 16 else ""  # E.164 stops at 15 digits; phonenumbers may not
 
 

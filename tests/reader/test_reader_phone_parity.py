@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import phonenumbers
 import pyarrow as pa
 import pytest
 from phone_samples import DEFAULT_REGIONS, generate_numbers
 
+from tests.phone_reference import phonenumbers_e164
 from uploader.phones import e164_column, e164_one
-
-
-def _reference(value: str, region: str) -> str:
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_valid_number(number):
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _check(values: list[str], region: str) -> None:
@@ -25,7 +15,7 @@ def _check(values: list[str], region: str) -> None:
     wrong = [
         (v, want, have)
         for v, have in zip(values, got, strict=True)
-        if (want := _reference(v, region)) != have
+        if (want := phonenumbers_e164(v, region)) != have
     ]
     assert not wrong, f"{len(wrong)} of {len(values)} differ in {region}, e.g. {wrong[:5]}"
 
