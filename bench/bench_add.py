@@ -19,7 +19,6 @@ Target: the engine at least 30x the SDK loop (32 in flight over 50 ms is ~37x th
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -30,43 +29,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import phone, pinned_emulator, sdk_arguments, sdk_loop, write_csv
 
 from uploader import upload
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig, ReadOptions, UploadOptions
 from uploader.emulator import API_PREFIX
-from uploader.emulator.process import EmulatorProcess
 from uploader.models import CommunicationRequest
-
-
-def phone(i: int) -> str:
-    """Distinct valid US numbers (area 512, exchange 2xx-9xx)."""
-    return f"+1512{200 + i // 10000 % 800:03d}{i % 10000:04d}"
-
-
-def write_csv(path: Path, rows: int, offset: int = 0) -> None:
-    lines = ["reference_id,phone,first_name,balance"]
-    lines += [f"R{offset + i:07d},{phone(offset + i)},Name{i},{i % 500}.00" for i in range(rows)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def sdk_loop(url: str, key: str, rows: int) -> float:
-    """Rows per second of the official SDK, one add after another."""
-    from syllable_sdk import SyllableSDK, models
-
-    with SyllableSDK(server_url=url, api_key_header=key) as sdk:
-        sdk.outbound.batches.create(
-            request=models.CommunicationBatchInput(batch_id="sdk-loop", campaign_id=1)
-        )
-        start = time.perf_counter()
-        for i in range(rows):
-            sdk.outbound.batches.add(
-                batch_id="sdk-loop",
-                communication_request=models.CommunicationRequest(
-                    reference_id=f"S{i}", target=phone(i), request_variables={"n": str(i)}
-                ),
-            )
-        return rows / (time.perf_counter() - start)
 
 
 def threaded(rows: int, concurrency: int, send: Callable[[int], None]) -> float:
@@ -121,14 +92,10 @@ def engine_add(url: str, key: str, rows: int, concurrency: int, folder: Path) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--sdk-rows", type=int, default=200)
+    sdk_arguments(parser, rows=5000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {1})
-    emulator = EmulatorProcess(["--latency-ms", str(args.latency_ms)], taskset="0")
+    emulator = pinned_emulator(args.latency_ms)
     try:
         url, key = emulator.url, emulator.api_key
         with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,6 @@ Target: at least 500x the SDK loop's rows per second.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -23,25 +22,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_add import sdk_loop, write_csv
+from common import pinned_emulator, sdk_arguments, sdk_loop, write_csv
 
 from uploader import upload
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig, ReadOptions, UploadOptions
-from uploader.emulator.process import EmulatorProcess
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
+    sdk_arguments(parser, rows=100_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
-    parser.add_argument("--sdk-rows", type=int, default=200)
-    parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--no-report", action="store_true")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {1})
-    emulator = EmulatorProcess(["--latency-ms", str(args.latency_ms)], taskset="0")
+    emulator = pinned_emulator(args.latency_ms)
     try:
         url, key = emulator.url, emulator.api_key
         config = ClientConfig(server_url=url, api_key=ApiKey(key))

@@ -18,11 +18,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import generated
 from gen import write_csv
 
 _OURS = """
@@ -96,13 +96,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of ours; the best is kept")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "contacts.csv"
-        start = time.perf_counter()
-        write_csv(path, args.rows)
-        print(
-            f"generated {args.rows:,} rows ({path.stat().st_size / 2**20:.0f} MiB) "
-            f"in {time.perf_counter() - start:.1f}s"
-        )
+        path = generated(Path(tmp) / "contacts.csv", args.rows, write_csv)
         ours = min((_run(_OURS, str(path)) for _ in range(args.repeat)), key=lambda r: r["seconds"])
         naive_rows = args.naive_rows or args.rows
         naive = _run(_NAIVE, str(path), str(naive_rows))

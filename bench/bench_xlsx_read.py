@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import generated
 from gen import write_xlsx
 
 
@@ -62,13 +63,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of ours; the best is kept")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "contacts.xlsx"
-        start = time.perf_counter()
-        write_xlsx(path, args.rows)
-        print(
-            f"generated {args.rows:,} rows ({path.stat().st_size / 2**20:.1f} MiB) "
-            f"in {time.perf_counter() - start:.1f}s"
-        )
+        path = generated(Path(tmp) / "contacts.xlsx", args.rows, write_xlsx)
         _ours(path)  # warm imports and metadata
         _ours(path, fast=False)
         # Interleaved, so both paths see the same machine load; the best run of each is kept.
