@@ -51,6 +51,7 @@ __all__ = [
     "PooledTransport",
     "SyllableClient",
     "batch_has_content",
+    "batch_request_count",
     "classify",
     "error_message",
     "parse_retry_after",
@@ -704,6 +705,12 @@ class SyllableClient:
     def remove_requests(self, batch_id: str, reference_ids: list[str]) -> Any:
         """Remove requests by reference id (idempotent in effect, so retried freely)."""
         return self._call("POST", f"{BATCHES}/{batch_id}/remove-requests", json=list(reference_ids))
+
+
+def batch_request_count(batch: Mapping[str, Any] | None) -> int:
+    """How many requests a batch holds, by its own ``status_counts`` (0 for no batch)."""
+    counts = (batch or {}).get("status_counts") or {}
+    return sum(int(v or 0) for v in counts.values())
 
 
 def batch_has_content(batch: Mapping[str, Any]) -> bool:

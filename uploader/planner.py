@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from uploader.chunker import PlannedBatch, content_hash, safe_stem
-from uploader.client import SyllableClient, requests_match
+from uploader.client import SyllableClient, batch_request_count, requests_match
 from uploader.config import ClientConfig, ReadOptions, UploadOptions
 from uploader.errors import ConfigError, InputError, NotFoundError, PlanError
 from uploader.models import ProgressCallback, Record, RowStatus, ValidationResult
@@ -346,7 +346,7 @@ def plan(
     plan_batches: list[PlanBatch] = []
     for b in batches:
         found = details.get(b.batch_id)
-        held = sum(int(v or 0) for v in ((found or {}).get("status_counts") or {}).values())
+        held = batch_request_count(found)
         held = max(held, len(results.get(b.batch_id, [])))
         tally = tallies[b.batch_id]
         plan_batches.append(

@@ -22,7 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from uploader.chunker import upload_csv
-from uploader.client import SyllableClient, batch_has_content, requests_match
+from uploader.client import (
+    SyllableClient,
+    batch_has_content,
+    batch_request_count,
+    requests_match,
+)
 from uploader.config import UploadOptions
 from uploader.errors import ConfigError, ConflictError, NotFoundError
 from uploader.journal import BatchEntry, BatchState, Journal, RowEntry, RowState, RunInfo
@@ -196,7 +201,7 @@ class BatchRunner:
         delay = 0.05
         while True:
             found = self.api.get_batch(batch.batch_id)
-            held = sum(int(v or 0) for v in (found.get("status_counts") or {}).values())
+            held = batch_request_count(found)
             status = str(found.get("status") or "")
             if status == "FAILED" or (status != "PENDING" and found.get("upload_filename")):
                 return found
@@ -245,9 +250,7 @@ class BatchRunner:
         results = self.api.results(batch.batch_id)
         if missing_is == "failed":
             self._cache[batch.batch_id] = results  # verification reads the same answer
-        by_ref: dict[str, list[dict[str, Any]]] = {}
-        for item in results:
-            by_ref.setdefault(str(item.get("reference_id", "")), []).append(item)
+        by_ref = _by_reference(results)
         accepted: list[int] = []
         rejected: list[tuple[int, str]] = []
         missing: list[RowEntry] = []
@@ -339,14 +342,12 @@ class BatchRunner:
                 or (r.state == RowState.REJECTED and r.error in stored_msgs)
             )
             found = self.api.get_batch(batch.batch_id)
-            if sum(int(v or 0) for v in (found.get("status_counts") or {}).values()) == stored:
+            if batch_request_count(found) == stored:
                 return ""
         if results is None:
             results = self.api.results(batch.batch_id)
         self.server_results[batch.batch_id] = results
-        by_ref: dict[str, list[dict[str, Any]]] = {}
-        for item in results:
-            by_ref.setdefault(str(item.get("reference_id", "")), []).append(item)
+        by_ref = _by_reference(results)
         accepted = [r for r in rows if r.state == RowState.ACCEPTED]
         wrong = [
             r
@@ -362,7 +363,7 @@ class BatchRunner:
         if ours_held != len(results):
             return f"the batch holds {len(results) - ours_held} request(s) this run did not send"
         found = self.api.get_batch(batch.batch_id)
-        counted = sum(int(v or 0) for v in (found.get("status_counts") or {}).values())
+        counted = batch_request_count(found)
         if counted != ours_held:
             return f"the server counts {counted} request(s), this run sent {ours_held}"
         return ""
@@ -385,6 +386,14 @@ def _verdict(found: Sequence[Mapping[str, Any]], ours: CommunicationRequest) -> 
         if status in REJECTED_STATUSES:
             return REJECTED_STATUSES[status]
     return "the batch already holds this reference_id with a different target or variables"
+
+
+def _by_reference(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The server's results grouped by reference id (one id may be held more than once)."""
+    by_ref: dict[str, list[dict[str, Any]]] = {}
+    for item in results:
+        by_ref.setdefault(str(item.get("reference_id", "")), []).append(item)
+    return by_ref
 
 
 def _as_record(row: RowEntry, request: CommunicationRequest) -> Record:
