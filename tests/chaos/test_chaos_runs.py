@@ -25,6 +25,8 @@ import pytest
 from chaos_helpers import (
     ROWS,
     TALLY,
+    Expected,
+    Run,
     UploaderRun,
     kill_phase,
     verify,
@@ -88,6 +90,35 @@ def _faults(stats: dict[str, object]) -> dict[str, int]:
     return {k: int(v) for k, v in found.items() if k in SERVER_FAULTS}
 
 
+def _trial(trial: int, first_seed: int) -> tuple[str, int, random.Random]:
+    """A trial's mode (alternating), seed and random source: the test id replays it."""
+    seed = first_seed + trial
+    return MODES[trial % 2], seed, random.Random(seed)
+
+
+def _prepare(
+    url: str, key: str, mode: str, seed: int, work: Path, config: Path
+) -> tuple[Expected, UploaderRun]:
+    """The trial's contacts file (what the server must end up with) and its uploader command."""
+    expected = write_contacts(work / "contacts.csv", ROWS, seed)
+    return expected, UploaderRun(work / "contacts.csv", url, key, mode, work, config)
+
+
+def _tally_kill(run: Run, work: Path) -> bool:
+    """Count a SIGKILLed uploader run and the phase its journal shows; True if it was killed."""
+    if run.killed:
+        TALLY.uploader_kills += 1
+        TALLY.kill_phases[kill_phase(work / "journal.sqlite")] += 1
+    return run.killed
+
+
+def _complete(runner: UploaderRun) -> Run:
+    """Rerun until the run finishes, counting the reruns."""
+    final, reruns = runner.run_to_completion()
+    TALLY.reruns += reruns
+    return final
+
+
 # ------------------------------------------------------------------------------- 1: uploader
 
 
@@ -99,25 +130,17 @@ def test_uploader_sigkill_at_a_random_moment_then_rerun(
     baseline: dict[str, float],
     tmp_path: Path,
 ) -> None:
-    mode = MODES[trial % 2]
-    seed = 100 + trial
-    rng = random.Random(seed)
+    mode, seed, rng = _trial(trial, 100)
     emu.reset()
-    expected = write_contacts(tmp_path / "contacts.csv", ROWS, seed)
-    runner = UploaderRun(tmp_path / "contacts.csv", emu.url, emu.api_key, mode, tmp_path, config)
+    expected, runner = _prepare(emu.url, emu.api_key, mode, seed, tmp_path, config)
     kill_after = rng.uniform(0.05, 1.0) * baseline[mode]
     first = runner.run(kill_after=kill_after)
-    if first.killed:
-        TALLY.uploader_kills += 1
-        TALLY.kill_phases[kill_phase(tmp_path / "journal.sqlite")] += 1
+    if _tally_kill(first, tmp_path):
         assert first.code == -9
         if trial % 4 == 3:  # and the resuming run killed too, half way through
             second = runner.run(kill_after=rng.uniform(0.3, 0.8) * baseline[mode])
-            if second.killed:
-                TALLY.uploader_kills += 1
-                TALLY.kill_phases[kill_phase(tmp_path / "journal.sqlite")] += 1
-    final, reruns = runner.run_to_completion()
-    TALLY.reruns += reruns
+            _tally_kill(second, tmp_path)
+    final = _complete(runner)
     verify(emu.url, emu.api_key, expected, final, tmp_path / "report.csv", emu.stats(), TALLY)
 
 
@@ -128,15 +151,10 @@ def test_uploader_sigkill_at_a_random_moment_then_rerun(
 def test_emulator_sigkill_and_restart_during_a_run(
     trial: int, config: Path, baseline: dict[str, float], tmp_path: Path
 ) -> None:
-    mode = MODES[trial % 2]
-    seed = 200 + trial
-    rng = random.Random(seed)
-    expected = write_contacts(tmp_path / "contacts.csv", ROWS, seed)
+    mode, seed, rng = _trial(trial, 200)
     server = EmulatorProcess(["--seed", str(seed)], db_path=tmp_path / "emulator.sqlite")
     try:
-        runner = UploaderRun(
-            tmp_path / "contacts.csv", server.url, server.api_key, mode, tmp_path, config
-        )
+        expected, runner = _prepare(server.url, server.api_key, mode, seed, tmp_path, config)
         kills = 1 + trial % 2
         moments = sorted(rng.uniform(0.1, 1.0) * baseline[mode] for _ in range(kills))
         downtimes = [rng.uniform(0.0, 0.5) for _ in range(kills)]
@@ -153,8 +171,7 @@ def test_emulator_sigkill_and_restart_during_a_run(
         _out, err = proc.communicate(timeout=300)
         assert "Traceback" not in err, err
         assert proc.returncode in (0, 1, 2), err[-2000:]
-        final, reruns = runner.run_to_completion()
-        TALLY.reruns += reruns
+        final = _complete(runner)
         # the emulator's counters restarted with it: judge by the server's state and the report
         verify(server.url, server.api_key, expected, final, tmp_path / "report.csv", None, TALLY)
     finally:
@@ -172,20 +189,13 @@ def test_every_fault_kind_at_once(
     baseline: dict[str, float],
     tmp_path: Path,
 ) -> None:
-    mode = MODES[trial % 2]
-    seed = 300 + trial
-    rng = random.Random(seed)
+    mode, seed, rng = _trial(trial, 300)
     emu.reset()
     emu.set_faults(**ALL_FAULTS)
-    expected = write_contacts(tmp_path / "contacts.csv", ROWS, seed)
-    runner = UploaderRun(tmp_path / "contacts.csv", emu.url, emu.api_key, mode, tmp_path, config)
+    expected, runner = _prepare(emu.url, emu.api_key, mode, seed, tmp_path, config)
     if trial >= 2:  # and an uploader SIGKILL on top
-        first = runner.run(kill_after=rng.uniform(0.2, 1.5) * baseline[mode])
-        if first.killed:
-            TALLY.uploader_kills += 1
-            TALLY.kill_phases[kill_phase(tmp_path / "journal.sqlite")] += 1
-    final, reruns = runner.run_to_completion()
-    TALLY.reruns += reruns
+        _tally_kill(runner.run(kill_after=rng.uniform(0.2, 1.5) * baseline[mode]), tmp_path)
+    final = _complete(runner)
     stats = emu.stats()
     emu.clear_faults()
     faults = _faults(stats)
