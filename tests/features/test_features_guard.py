@@ -32,20 +32,28 @@ def _config(tmp_path: Path, **settings: Any) -> Path:
     return path
 
 
+@pytest.fixture
+def upload_with(contacts: Path, tmp_path: Path, run_cli: RunCli, server_args: list[str]) -> RunCli:
+    """``upload_with({"large_send_threshold": 5}, "--yes")``: upload ``contacts`` through main
+    with those profile settings (and extra flags), no terminal attached."""
+
+    def run(settings: dict[str, Any], *extra: object) -> tuple[int, str, str]:
+        config = _config(tmp_path, **settings)
+        return run_cli(
+            "--config", config, "upload", contacts, *server_args, "--campaign-id", 1, *extra
+        )
+
+    return run
+
+
 def test_without_a_terminal_a_large_send_needs_yes(
-    contacts: Path,
-    tmp_path: Path,
-    run_cli: RunCli,
-    server_args: list[str],
-    emulator: EmulatorHandle,
+    upload_with: RunCli, emulator: EmulatorHandle
 ) -> None:
-    config = _config(tmp_path, large_send_threshold=5)
-    args = ["--config", config, "upload", contacts, *server_args, "--campaign-id", 1]
-    code, out, err = run_cli(*args)
+    code, out, err = upload_with({"large_send_threshold": 5})
     assert code == 5, out + err
     assert "--yes" in err and "not a terminal" in err and "10 rows" in err
     assert received(emulator) == {}
-    code, out, err = run_cli(*args, "--yes")
+    code, out, err = upload_with({"large_send_threshold": 5}, "--yes")
     assert code == 0, out + err
     assert len(received(emulator)) == ROWS
 
@@ -59,17 +67,11 @@ def test_without_a_terminal_a_large_send_needs_yes(
 )
 def test_unattended_run_goes_ahead_without_yes(
     settings: dict[str, Any],
-    contacts: Path,
-    tmp_path: Path,
-    run_cli: RunCli,
-    server_args: list[str],
+    upload_with: RunCli,
     emulator: EmulatorHandle,
 ) -> None:
     """assume_yes in the profile confirms; at or below the threshold nobody is asked."""
-    config = _config(tmp_path, **settings)
-    code, out, err = run_cli(
-        "--config", config, "upload", contacts, *server_args, "--campaign-id", 1
-    )
+    code, out, err = upload_with(settings)
     assert code == 0, out + err
     assert len(received(emulator)) == ROWS
 

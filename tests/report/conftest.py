@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from uploader.client import SyllableClient
 from uploader.models import ColumnMapping, RowIssue, Table, ValidationResult
 
-__all__ = ["build_validation", "processed_batch"]
+__all__ = ["build_validation", "processed_batch", "write_rows_csv"]
 
 
 def build_validation(
@@ -66,3 +67,10 @@ def processed_batch(
             return batch_id
         time.sleep(0.02)
     raise AssertionError(f"upload to {batch_id} never processed")
+
+
+def write_rows_csv(path: Path, rows: Sequence[Sequence[str]]) -> Path:
+    """A UTF-8 CSV of ``rows`` (header first), as a user's export would be."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path

@@ -13,7 +13,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from tests.helpers import RunCli
-from tests.report.conftest import processed_batch
+from tests.report.conftest import processed_batch, write_rows_csv
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig
 from uploader.journal import Journal, PlannedRow, RowState
@@ -35,10 +35,7 @@ pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py: no user 
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
-    path = tmp_path / "contacts.csv"
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows([HEADERS, *ROWS])
-    return path
+    return write_rows_csv(tmp_path / "contacts.csv", [HEADERS, *ROWS])
 
 
 @pytest.fixture
@@ -192,9 +189,7 @@ def test_journal_gives_batches_outcomes_and_source(
 def test_journal_against_a_changed_file_is_refused(
     results: RunCli, batch: str, tmp_path: Path
 ) -> None:
-    moved = tmp_path / "moved.csv"
-    with open(moved, "w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows([HEADERS, ROWS[3], ROWS[0]])  # rows swapped since the run
+    moved = write_rows_csv(tmp_path / "moved.csv", [HEADERS, ROWS[3], ROWS[0]])  # rows swapped
     journal_path = tmp_path / "run.journal"
     rows = [
         PlannedRow(2, RowState.PENDING, 1, "m1", "+15125550101"),

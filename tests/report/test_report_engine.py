@@ -13,6 +13,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from tests.helpers import RunCli
+from tests.report.conftest import write_rows_csv
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig, ReadOptions, RetryConfig, UploadOptions
 from uploader.engine import upload
@@ -38,8 +39,7 @@ FAST_RETRY = RetryConfig(max_attempts=2, max_elapsed=2.0, initial_wait=0.01, max
 
 def write_input(path: Path) -> None:
     if path.suffix == ".csv":
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            csv.writer(fh).writerows([HEADERS, *ROWS])
+        write_rows_csv(path, [HEADERS, *ROWS])
         return
     wb = openpyxl.Workbook()
     ws = wb.active

@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
+from tests.report.conftest import write_rows_csv
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig, RetryConfig
 from uploader.models import RowIssue, RowOutcome, RowStatus, ValidationResult
@@ -44,8 +45,7 @@ BATCH = "roundtrip-001"
 
 def write_input(path: Path, numeric_phone: bool) -> None:
     if path.suffix == ".csv":
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            csv.writer(fh).writerows([HEADERS, *ROWS])
+        write_rows_csv(path, [HEADERS, *ROWS])
         return
     wb = openpyxl.Workbook()
     ws = wb.active

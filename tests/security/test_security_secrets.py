@@ -95,6 +95,14 @@ def _upload(contacts: Path, server_url: str, journal: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _results(work: Path, server_url: str) -> list[str]:
+    """``results`` of the run journalled in ``work/j.sqlite``, reported to ``results.csv``."""
+    return [
+        "results", "--journal", str(work / "j.sqlite"), "--server-url", server_url,
+        "--report", str(work / "results.csv"),
+    ]  # fmt: skip
+
+
 def _assert_no_key(work: Path, *runs: subprocess.CompletedProcess[str]) -> int:
     """Search every output and every file under ``work``; returns how many places were read."""
     places = 0
@@ -139,13 +147,7 @@ def test_a_successful_run_writes_the_key_nowhere(
         tmp_path,
         "--log-file",
         str(tmp_path / "results.log"),
-        "results",
-        "--journal",
-        str(tmp_path / "j.sqlite"),
-        "--server-url",
-        emu.url,
-        "--report",
-        str(tmp_path / "results.csv"),
+        *_results(tmp_path, emu.url),
     )
     show = _run(tmp_path, "config", "show")
     show_json = _run(tmp_path, "config", "show", "--json")
@@ -283,13 +285,7 @@ def test_reports_and_failed_files_hold_no_live_formula(emu: EmulatorHandle, tmp_
     assert csv_run.returncode == 1, csv_run.stderr
     results = _run(
         tmp_path,
-        "results",
-        "--journal",
-        str(tmp_path / "j.sqlite"),
-        "--server-url",
-        emu.url,
-        "--report",
-        str(tmp_path / "results.csv"),
+        *_results(tmp_path, emu.url),
     )
     assert results.returncode in (0, 1), results.stderr
     for name in ("report.xlsx", "failed.xlsx"):
