@@ -8,7 +8,6 @@ batch lifecycle is hit on purpose rather than by timing luck.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -25,6 +24,7 @@ from engine_helpers import (
     write_contacts,
 )
 
+from tests.helpers import child_env
 from uploader.client import SyllableClient
 from uploader.config import ApiKey, ClientConfig
 from uploader.journal import load_outcomes
@@ -47,8 +47,7 @@ def cli(
     extra: tuple[str, ...] = (),
     timeout: float = 180,
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYLLABLE_")}
-    env["SYLLABLE_API_KEY"] = key
+    env = child_env(SYLLABLE_API_KEY=key)
     env.pop("UPLOADER_TEST_KILL_AT", None)
     if kill_at:
         env["UPLOADER_TEST_KILL_AT"] = kill_at
@@ -142,8 +141,7 @@ def test_racing_cli_processes_one_gets_exit_3(
     emu = emulator_process("--latency-ms", "30", db=True)
     expected = write_contacts(tmp_path / "contacts.csv", 600)
     journal = tmp_path / "journal.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYLLABLE_")}
-    env["SYLLABLE_API_KEY"] = emu.api_key
+    env = child_env(SYLLABLE_API_KEY=emu.api_key)
     command = [
         sys.executable, "-m", "uploader", "upload", str(tmp_path / "contacts.csv"),
         "--campaign-id", "9", "--server-url", emu.url, "--journal", str(journal),
@@ -171,8 +169,7 @@ def test_api_key_never_leaks_even_on_auth_failure(
              extra=("--report", str(tmp_path / "report.csv")))  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     wrong = "sk-live-0000wrong0000key00000"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYLLABLE_")}
-    env["SYLLABLE_API_KEY"] = wrong
+    env = child_env(SYLLABLE_API_KEY=wrong)
     denied = subprocess.run(
         [sys.executable, "-m", "uploader", "--debug", "--log-file", str(log), "upload",
          str(tmp_path / "contacts.csv"), "--campaign-id", "9", "--server-url", emu.url,
