@@ -19,11 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from tests.helpers import RunCli
 from uploader.cli import main
 from uploader.emulator import EmulatorHandle, EmulatorSettings, running_emulator
 from uploader.emulator.process import EmulatorProcess
+
+# Property tests assert behaviour, never time: hypothesis' per-example deadline is a wall-clock
+# limit, which fails at random on a shared, loaded machine. Failing examples still print and replay.
+settings.register_profile("uploader", deadline=None, print_blob=True)
+settings.load_profile("uploader")
 
 
 @pytest.fixture(scope="session")
