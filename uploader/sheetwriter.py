@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
 
+from uploader.cellref import column_letter
+
 if TYPE_CHECKING:
     from uploader.models import ProgressCallback
 
@@ -136,15 +138,6 @@ def _xml_text(value: str) -> str:
     if _XML_SPECIAL.search(value) is None:
         return value
     return _XML_SPECIAL.sub(_xml_sub, value)
-
-
-def _col_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 STATUS_COLOURS: dict[str, str] = {
@@ -334,7 +327,7 @@ def write_xlsx(
     layout: SheetLayout,
 ) -> int:
     ncols = len(header)
-    letters = [_col_letter(j) for j in range(max(ncols, 3))]
+    letters = [column_letter(j) for j in range(max(ncols, 3))]
     last = letters[ncols - 1]
     widths = _column_widths(header, layout.sample)
     text = _xml_text
@@ -521,7 +514,7 @@ def write_ods(
             f'<style:style style:name="co{j}" style:family="table-column">'
             f'<style:table-column-properties style:column-width="{w * 0.19:.2f}cm"/></style:style>'
         )
-    last = _col_letter(len(header) - 1)
+    last = column_letter(len(header) - 1)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         zf.writestr(
             zipfile.ZipInfo("mimetype"),
