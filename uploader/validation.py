@@ -44,7 +44,7 @@ _MAX_REASONS = 200  # distinct invalid numbers explained in detail; the rest get
 
 
 def _short_reason(value: str) -> str:
-    digits = sum(ch.isdigit() for ch in value)
+    digits = sum(map(str.isdigit, value))  # runs once per refused row: no Python-level loop
     return f"not a valid number; it has {digits} digit{'s' if digits != 1 else ''}"
 
 
