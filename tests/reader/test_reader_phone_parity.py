@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from phone_samples import DEFAULT_REGIONS, generate_numbers
 
 from tests.phone_reference import phonenumbers_e164
-from uploader.phones import e164_column, e164_one
+from uploader.phones import _e164_distinct, e164_column, e164_one
 
 
 def _check(values: list[str], region: str) -> None:
@@ -62,3 +63,24 @@ def test_common_shapes_never_reach_the_per_value_fallback(monkeypatch: pytest.Mo
     assert got[:8] == ["+15125551234"] * 8
     assert got[8] == "+442079460958"
     assert got[-1] == ""
+
+
+def test_a_large_column_split_across_threads_equals_the_single_pass() -> None:
+    # 400,000 distinct US-shaped numbers in four spellings (valid and invalid ranges) with the
+    # varied generated ones mixed in: e164_column takes the threaded path, and the slices must
+    # join back in row order with the same answers as one pass.
+    spellings = ("{}", "({}) {}-{}", "+1 {}.{}.{}", "1-{}-{}-{}")
+    values = []
+    for i in range(400_000):
+        d = str(2_000_000_000 + i * 19_997)
+        parts = (d,) if i % 4 == 0 else (d[:3], d[3:6], d[6:])
+        values.append(spellings[i % 4].format(*parts))
+    values[::40] = generate_numbers(10_000, seed=5)
+    column = pa.array(values, type=pa.string())
+    assert pc.count_distinct(column.slice(0, 20_000)).as_py() > 14_000  # the distinct branch
+    split = e164_column(column, "US").to_pylist()
+    single = _e164_distinct(column, "US").to_pylist()
+    assert split == single
+    assert 0 < split.count("") < len(split)  # both valid and invalid numbers are in play
+    sample = range(0, len(values), 997)
+    assert [split[i] for i in sample] == [phonenumbers_e164(values[i], "US") for i in sample]
