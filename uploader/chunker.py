@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
 
-from uploader.errors import ConfigError
+from uploader.errors import ConfigError, InputError
 from uploader.models import Record
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "PlannedBatch",
     "batch_ids",
     "content_hash",
+    "input_digest",
     "plan_batches",
     "safe_stem",
     "upload_csv",
@@ -43,6 +44,14 @@ class PlannedBatch:
     seq: int
     batch_id: str
     records: Sequence[Record]
+
+
+def input_digest(path: Path) -> str:
+    """:func:`content_hash` of the input file, or an :class:`InputError` naming it."""
+    try:
+        return content_hash(path)
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", path=str(path)) from exc
 
 
 def content_hash(path: Path, *, chunk_size: int = 1 << 20) -> str:

@@ -24,13 +24,12 @@ from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
-from uploader.chunker import PlannedBatch, content_hash, safe_stem
+from uploader.chunker import PlannedBatch, input_digest, safe_stem
 from uploader.client import SyllableClient
 from uploader.config import ClientConfig, ReadOptions, UploadOptions
 from uploader.errors import (
     ConfigError,
     ConfirmationRequired,
-    InputError,
     RetriesExhausted,
     TransientApiError,
 )
@@ -169,10 +168,7 @@ def upload(
     client_config = client_config or ClientConfig()
     progress = progress or _noop
     _check_options(options)
-    try:
-        digest = content_hash(path)
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", path=str(path)) from exc
+    digest = input_digest(path)
     journal_path = options.journal_path or default_journal_path(digest, safe_stem(path))
     if validation is None:
         from uploader.validation import validate

@@ -29,7 +29,7 @@ from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
-from uploader.chunker import PlannedBatch, content_hash, safe_stem
+from uploader.chunker import PlannedBatch, input_digest, safe_stem
 from uploader.client import SyllableClient, batch_request_count, requests_match
 from uploader.config import ClientConfig, ReadOptions, UploadOptions
 from uploader.errors import ConfigError, InputError, NotFoundError, PlanError
@@ -268,10 +268,7 @@ def plan(
     client_config = client_config or ClientConfig()
     if options.campaign_id is None and not options.batch_id:
         raise ConfigError("plan needs --batch-id or --campaign-id (which batches to compare)")
-    try:
-        digest = content_hash(path)
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", path=str(path)) from exc
+    digest = input_digest(path)
     if validation is None:
         from uploader.validation import validate
 

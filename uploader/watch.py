@@ -25,7 +25,6 @@ Errors that are not the file's fault (API unreachable, bad key, bad settings) le
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import sqlite3
@@ -38,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from uploader.chunker import content_hash
 from uploader.errors import (
     EXIT_CODES,
     InputError,
@@ -291,14 +291,6 @@ class _Ledger:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def _free_name(folder: Path, name: str) -> Path:
@@ -566,7 +558,7 @@ def _one_pass(
     for path in sorted(p for p in folder.processing.iterdir() if p.is_file()):
         if path.name.endswith(".report.xlsx") or stop.is_set():
             continue
-        digest = _digest(path)
+        digest = content_hash(path)
         entry = ledger.get(digest)
         if entry is not None and entry["state"] in {"done", "failed"}:
             record(_finish_decided(ledger, path, entry))
@@ -581,7 +573,7 @@ def _one_pass(
         if stop.is_set():
             break
         try:
-            digest = _digest(path)
+            digest = content_hash(path)
             entry = ledger.get(digest)
             if entry is not None and entry["state"] in {"done", "failed"}:
                 record(_duplicate(path, entry, folder))
