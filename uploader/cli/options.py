@@ -8,7 +8,14 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["client_options", "json_option", "parse_map", "read_options", "show_pii_option"]
+__all__ = [
+    "batch_options",
+    "client_options",
+    "json_option",
+    "parse_map",
+    "read_options",
+    "show_pii_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -104,6 +111,30 @@ client_options = _stack(
         help="Turn TLS certificate verification off (prints a warning; never for production).",
     ),
     click.option("--timeout", type=float, default=None, help="Per-request timeout in seconds."),
+)
+
+#: How rows are grouped into batches: ``plan`` must make exactly the batches ``upload`` would,
+#: so both take these from here.
+batch_options = _stack(
+    click.option("--campaign-id", type=int, default=None, help="Campaign new batches call for."),
+    click.option(
+        "--mode",
+        type=click.Choice(["upload", "add"]),
+        default=None,
+        help="upload: one CSV file per batch (default); add: one request per row (needed to "
+        "add to a batch that already exists).",
+    ),
+    click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Rows per batch."),
+    click.option("--batch-id", default=None, help="Put every row in this batch (add: may exist)."),
+    click.option(
+        "--batch-id-template",
+        default=None,
+        help="Batch id template: {stem} {date} {hash} {n} {campaign} "
+        "({stem}-{date}-{hash}-{n:03d}).",
+    ),
+    click.option(
+        "--sample", type=click.IntRange(min=1), default=None, help="Trial: the first N rows only."
+    ),
 )
 
 json_option = click.option(

@@ -12,7 +12,13 @@ from typing import Any
 import click
 
 from uploader.cli.context import cli_state, output, resolve_settings
-from uploader.cli.options import client_options, json_option, read_options, show_pii_option
+from uploader.cli.options import (
+    batch_options,
+    client_options,
+    json_option,
+    read_options,
+    show_pii_option,
+)
 from uploader.errors import EXIT_CODES
 from uploader.planner import Plan
 
@@ -66,17 +72,7 @@ def render_plan(result: Plan, out: Path | None, command: str | None = None) -> l
 
 @click.command("plan")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--campaign-id", type=int, default=None, help="Campaign new batches call for.")
-@click.option("--batch-id", default=None, help="The one batch to compare with (and add to).")
-@click.option(
-    "--mode",
-    type=click.Choice(["upload", "add"]),
-    default=None,
-    help="upload: one CSV per new batch; add: one request per row (needed for existing batches).",
-)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Rows per batch.")
-@click.option("--batch-id-template", default=None, help="Template for new batch ids.")
-@click.option("--sample", type=click.IntRange(min=1), default=None, help="Plan a trial of N rows.")
+@batch_options
 @click.option(
     "--out",
     "out_path",

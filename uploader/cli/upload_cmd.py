@@ -18,7 +18,13 @@ from typing import Any
 import click
 
 from uploader.cli.context import cli_state, output, resolve_settings
-from uploader.cli.options import client_options, json_option, read_options, show_pii_option
+from uploader.cli.options import (
+    batch_options,
+    client_options,
+    json_option,
+    read_options,
+    show_pii_option,
+)
 from uploader.errors import ConfigError
 
 __all__ = ["KILL_AT_ENV", "register", "upload_command"]
@@ -143,25 +149,12 @@ def _write_report(out: Path, result: Any, client_config: Any, progress: Any) -> 
 
 @click.command("upload")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--campaign-id", type=int, default=None, help="Campaign the new batches call for.")
-@click.option(
-    "--mode",
-    type=click.Choice(["upload", "add"]),
-    default=None,
-    help="upload: one CSV file per batch (default); add: one request per row.",
-)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Rows per batch.")
+@batch_options
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
     default=None,
     help="Requests in flight in --mode add (default 16).",
-)
-@click.option("--batch-id", default=None, help="Put every row in this batch (add: may exist).")
-@click.option(
-    "--batch-id-template",
-    default=None,
-    help="Batch id template: {stem} {date} {hash} {n} {campaign} ({stem}-{date}-{hash}-{n:03d}).",
 )
 @click.option(
     "--report",
@@ -189,7 +182,6 @@ def _write_report(out: Path, result: Any, client_config: Any, progress: Any) -> 
     default=None,
     help="Pace each batch to finish by --expires-on.",
 )
-@click.option("--sample", type=click.IntRange(min=1), default=None, help="Trial: first N rows.")
 @click.option(
     "--plan-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
