@@ -148,14 +148,14 @@ def read_xlsx_fast(path: Path, fmt: str, options: ReadOptions) -> Table | None:
         noisy.setLevel(logging.ERROR)
     try:
         excel = fastexcel.read_excel(str(path))
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(path) as zf:  # one open for the sheet map and the sheet's head
             parts, hidden = _sheet_parts(zf)
-        name = _fast_sheet_name(list(excel.sheet_names), hidden, options)
-        part = parts.get(name) if name is not None else None
-        if name is None or part is None:
-            return None
-        with zipfile.ZipFile(path) as zf, zf.open(part) as handle:
-            head = handle.read(1 << 16)
+            name = _fast_sheet_name(list(excel.sheet_names), hidden, options)
+            part = parts.get(name) if name is not None else None
+            if name is None or part is None:
+                return None
+            with zf.open(part) as handle:
+                head = handle.read(1 << 16)
         if not _starts_at_a1(head):
             return None
         sheet = excel.load_sheet(name, header_row=options.header_row - 1, schema_sample_rows=None)
