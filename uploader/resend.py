@@ -20,6 +20,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +97,7 @@ def write_failed(out: Path | str, result: UploadResult, *, include_pending: bool
     if fmt not in {"csv", "tsv", "xlsx", "ods"}:
         raise ConfigError(f"--failed {out}: use a .csv, .tsv, .xlsx or .ods file name")
     out.parent.mkdir(parents=True, exist_ok=True)
-    sample = [cells for cells, _ in list(rows())[:200]]
+    sample = [cells for cells, _ in islice(rows(), 200)]  # column widths: no need for all
     note = [("Rows not accepted",), ("Source file", str(table.path)), ("Rows", len(picked))]
     try:
         layout = SheetLayout(
