@@ -360,7 +360,8 @@ def read_table(path: Path, options: ReadOptions | None = None) -> Table:
         return _read_text(path, TEXT_FORMATS[suffix], options)
     if suffix in WORKBOOK_FORMATS:
         return _read_workbook(path, WORKBOOK_FORMATS[suffix], options)
-    head = path.read_bytes()[:8]
+    with path.open("rb") as f:  # the first bytes only, not the whole file
+        head = f.read(8)
     if head.startswith(b"PK\x03\x04"):
         return _read_workbook(path, "xlsx", options)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
