@@ -218,6 +218,16 @@ def server_state(
     return details, results, hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _read_server(
+    client: SyllableClient | None, client_config: ClientConfig, batch_ids: Sequence[str]
+) -> tuple[dict[str, dict[str, Any] | None], dict[str, list[dict[str, Any]]], str]:
+    """:func:`server_state` through ``client``, or through a client opened (and closed) here."""
+    if client is not None:
+        return server_state(client, batch_ids)
+    with SyllableClient(client_config) as api:
+        return server_state(api, batch_ids)
+
+
 # --------------------------------------------------------------------------- planning
 
 
@@ -277,13 +287,9 @@ def plan(
         validation.records, options, path=path, digest=digest, today=today or Date.today()
     )
     batch_of = {rec.row_number: b.batch_id for b in batches for rec in b.records}
-    own = client is None
-    api = client or SyllableClient(client_config)
-    try:
-        details, results, fingerprint = server_state(api, [b.batch_id for b in batches])
-    finally:
-        if own:
-            api.close()
+    details, results, fingerprint = _read_server(
+        client, client_config, [b.batch_id for b in batches]
+    )
     by_ref: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for batch_id, items in results.items():
         index = by_ref.setdefault(batch_id, {})
@@ -447,13 +453,7 @@ def check_plan(
             "options as `plan` did, or make a new plan"
         )
     batch_ids = [b.batch_id for b in plan_.batches]
-    own = client is None
-    api = client or SyllableClient(client_config)
-    try:
-        _, _, fingerprint = server_state(api, batch_ids)
-    finally:
-        if own:
-            api.close()
+    _, _, fingerprint = _read_server(client, client_config, batch_ids)
     if fingerprint != plan_.server_fingerprint:
         raise PlanError(
             f"the server state of batch(es) {', '.join(batch_ids)} changed since the plan was "
