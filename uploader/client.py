@@ -106,8 +106,9 @@ class PooledTransport(httpx.BaseTransport):
             self._context = context
         return self._context
 
-    def _acquire(self, url: httpx.URL, connect_timeout: float | None) -> tuple[Any, bool]:
-        key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+    def _acquire(
+        self, key: tuple[str, str, int], connect_timeout: float | None
+    ) -> http.client.HTTPConnection:
         with self._lock:
             if self._closed:
                 raise httpx.ConnectError("the client is closed")
@@ -118,7 +119,7 @@ class PooledTransport(httpx.BaseTransport):
                 # a readable idle socket means the server closed it (EOF): do not reuse
                 if sock is not None and not select.select([sock], [], [], 0)[0]:
                     self._busy.add(reused)
-                    return reused, True
+                    return reused
                 reused.close()
         scheme, host, port = key
         conn: http.client.HTTPConnection
@@ -138,7 +139,7 @@ class PooledTransport(httpx.BaseTransport):
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
         with self._lock:
             self._busy.add(conn)
-        return conn, False
+        return conn
 
     def _release(self, key: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -157,8 +158,8 @@ class PooledTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
         url = request.url
-        conn, _ = self._acquire(url, timeouts.get("connect"))
         key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        conn = self._acquire(key, timeouts.get("connect"))
         body = request.read()
         phase = "write"
         try:
