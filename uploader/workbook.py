@@ -461,9 +461,9 @@ def _fast_column_text(column: pa.Array) -> pa.Array | None:
     if pa.types.is_floating(kind) or pa.types.is_integer(kind):
         if pa.types.is_floating(kind) and pc.any(pc.is_nan(column)).as_py():
             return None  # text "nan"/"NaN" among numbers: fastexcel parsed it as a number
-        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
         if pa.types.is_integer(kind):
             return pc.fill_null(column.cast(pa.string()), "")
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
         return pa.array(float_texts(values), type=pa.string())
     if pa.types.is_timestamp(kind) and kind.tz is None:
         ms = column.cast(pa.timestamp("ms")).cast(pa.int64())
