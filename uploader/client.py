@@ -433,7 +433,6 @@ class SyllableClient:
                 config.server_url,
             )
         self.config = config
-        self._sleep = sleep
         self._policy = retry_policy(config.retry, sleep=sleep, rng=rng)
         # httpx's models and transports, without httpx.Client's per-request machinery (URL
         # merging, cookies, auth and redirect hooks: half its CPU per request, none of it
