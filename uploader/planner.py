@@ -286,7 +286,6 @@ def plan(
     batches = assign_batches(
         validation.records, options, path=path, digest=digest, today=today or Date.today()
     )
-    batch_of = {rec.row_number: b.batch_id for b in batches for rec in b.records}
     details, results, fingerprint = _read_server(
         client, client_config, [b.batch_id for b in batches]
     )
@@ -311,7 +310,7 @@ def plan(
     rows: list[PlanRow] = []
     tallies: dict[str, dict[str, int]] = {b.batch_id: {} for b in batches}
     issues = validation.issues_by_row()
-    records = {rec.row_number: rec for b in batches for rec in b.records}
+    placed = {rec.row_number: (b.batch_id, rec) for b in batches for rec in b.records}
     blank = 0
     for i, number in enumerate(validation.table.row_numbers):
         number = int(number)
@@ -325,10 +324,9 @@ def plan(
             message = "; ".join(issue.message for issue in issues.get(number, []))
             rows.append(PlanRow(number, "refused", ref, target, "", message))
             continue
-        record = records.get(number)
-        if record is None:  # outside a --sample trial: not part of this plan
+        if number not in placed:  # outside a --sample trial: not part of this plan
             continue
-        batch_id = batch_of[number]
+        batch_id, record = placed[number]
         items = by_ref.get(batch_id, {}).get(record.request.reference_id, [])
         action, message, server_target, server_vars = _classify(record, items)
         rows.append(
