@@ -231,7 +231,6 @@ def upload(
                 settings=settings,
                 validation=validation,
                 options=options,
-                today=today or Date.today(),
                 plan=plan,
                 verdicts=verdicts,
                 trial=trial,

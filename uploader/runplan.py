@@ -158,15 +158,15 @@ def plan_run(
     settings: dict[str, Any],
     validation: ValidationResult,
     options: UploadOptions,
-    today: Date,
-    plan: list[PlannedBatch] | None = None,
+    plan: list[PlannedBatch],
     verdicts: Mapping[int, tuple[str, str]] | None = None,
     trial: Trial | None = None,
 ) -> RunInfo:
-    """Group the valid records into batches and store the whole plan in one transaction.
+    """Store the whole plan in one transaction: ``plan``'s batches and every row's state.
 
-    ``plan``/``verdicts`` come from a reviewed plan file (rows with a verdict are not sent);
-    ``trial`` holds an earlier trial's batches and rows, which this run takes over as they are.
+    ``plan`` is :func:`assign_batches`' (leaving out ``trial``'s rows) or a reviewed plan
+    file's, whose ``verdicts`` mark rows not to send; ``trial`` holds an earlier trial's
+    batches and rows, which this run takes over as they are.
     """
     verdicts = verdicts or {}
     carried: dict[int, tuple[int, RowEntry]] = {}  # row number -> (seq here, trial row)
@@ -179,10 +179,6 @@ def plan_run(
         for seq, _row in carried.values():
             sizes[seq] = sizes.get(seq, 0) + 1
         trial_batches = [(n, b, sizes.get(n, 0)) for b, n in seq_here.items()]
-    if plan is None:
-        plan = assign_batches(
-            validation.records, options, path=path, digest=digest, today=today, skip=carried
-        )
     if trial_batches:
         offset = len(trial_batches)
         if options.mode == "upload" and {b for _, b, _ in trial_batches} & {
