@@ -28,6 +28,8 @@ import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
+from uploader.cells import _bytes_of
+
 _NON_GEO = "001"  # phonenumbers' REGION_CODE_FOR_NON_GEO_ENTITY
 
 __all__ = ["e164_column", "e164_one", "invalid_reason"]
@@ -419,11 +421,7 @@ def _plain_digits(values: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     n = len(values)
     if n == 0:
         return np.zeros(0, bool), np.zeros(0, bool), pa.array([], pa.string())
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[
-        values.offset : values.offset + n + 1
-    ]
-    raw = values.buffers()[2]
-    data = np.frombuffer(raw, dtype=np.uint8) if raw is not None else np.zeros(0, np.uint8)
+    offsets, data = _bytes_of(values)
     data = data[offsets[0] : offsets[-1]]
     offsets = (offsets - offsets[0]).astype(np.int64)
     starts, ends = offsets[:-1], offsets[1:]
