@@ -61,10 +61,9 @@ def write_failed(out: Path | str, result: UploadResult, *, include_pending: bool
     if out.resolve() == Path(table.path).resolve():
         raise ConfigError(f"--failed {out} would overwrite the input file; choose another name")
     headers = [str(h) for h in table.headers]
-    if FAILED_COLUMN in [h.strip() for h in headers]:  # a resend of a failed file: replace it
-        drop = [h.strip() for h in headers].index(FAILED_COLUMN)
-    else:
-        drop = -1
+    stripped = [h.strip() for h in headers]
+    # a resend of a failed file: its upload_error column is replaced
+    drop = stripped.index(FAILED_COLUMN) if FAILED_COLUMN in stripped else -1
     header = [h for j, h in enumerate(headers) if j != drop] + [FAILED_COLUMN]
     last_batch = result.batches[-1].batch_id if result.batches else ""
     issues = validation.issues_by_row()
