@@ -312,19 +312,20 @@ class Journal:
         self,
         db: sqlite3.Connection,
         run: RunInfo,
-        rows: Iterable[int],
+        rows: Iterable[tuple[int, str]],
         to: RowState,
         allowed: Sequence[RowState],
         *,
-        error: str = "",
         count_attempt: bool = False,
     ) -> int:
+        """Move ``(row number, error)`` pairs to ``to`` (one statement for them all)."""
         marks = ",".join("?" * len(allowed))
         sql = (
             f"UPDATE rows SET state=?, error=?, attempts=attempts+? "
             f"WHERE run_id=? AND row_number=? AND state IN ({marks})"
         )
-        params = [(to, error, int(count_attempt), run.id, number, *allowed) for number in rows]
+        attempt = int(count_attempt)
+        params = [(to, error, attempt, run.id, number, *allowed) for number, error in rows]
         if not params:
             return 0
         return db.executemany(sql, params).rowcount
@@ -511,7 +512,7 @@ class Journal:
             self._move_rows(
                 db,
                 run,
-                row_numbers,
+                ((n, "") for n in row_numbers),
                 RowState.SENDING,
                 [RowState.PENDING, RowState.SENDING],
                 count_attempt=True,
@@ -537,17 +538,19 @@ class Journal:
         """Record the server's verdicts on sent rows (one transaction for the lot)."""
         from_states = [RowState.SENDING, RowState.FAILED, RowState.PENDING]
         with self._tx() as db:
-            self._move_rows(db, run, accepted, RowState.ACCEPTED, from_states)
-            for number, error in rejected:
-                self._move_rows(db, run, [number], RowState.REJECTED, from_states, error=error)
-            for number, error in failed:
-                self._move_rows(db, run, [number], RowState.FAILED, from_states, error=error)
+            self._move_rows(db, run, ((n, "") for n in accepted), RowState.ACCEPTED, from_states)
+            self._move_rows(db, run, rejected, RowState.REJECTED, from_states)
+            self._move_rows(db, run, failed, RowState.FAILED, from_states)
 
     def rows_pending(self, run: RunInfo, row_numbers: Iterable[int]) -> None:
         """Reconciled: the server does not hold these rows, so they may be sent (again)."""
         with self._tx() as db:
             self._move_rows(
-                db, run, row_numbers, RowState.PENDING, [RowState.SENDING, RowState.FAILED]
+                db,
+                run,
+                ((n, "") for n in row_numbers),
+                RowState.PENDING,
+                [RowState.SENDING, RowState.FAILED],
             )
 
     def rows(
