@@ -85,12 +85,6 @@ def _read_flags_given(ctx: click.Context) -> bool:
     )
 
 
-def _revalidate(source: Path, read: ReadOptions, progress: Any) -> ValidationResult:
-    from uploader.validation import validate
-
-    return validate(source, read, progress=progress)
-
-
 def _check_same_rows(validation: ValidationResult, outcomes: dict[int, RowOutcome]) -> None:
     """Refuse to lay a journal's verdicts beside a file whose rows have moved since the run."""
     by_row = dict(zip(validation.table.row_numbers, validation.reference_ids, strict=False))
@@ -195,6 +189,7 @@ def results_command(
     """
     from uploader.client import SyllableClient
     from uploader.reporter import report_results
+    from uploader.validation import validate
 
     out = output(ctx, as_json=as_json)
     settings = resolve_settings(ctx)
@@ -220,7 +215,7 @@ def results_command(
     validation: ValidationResult | None = None
     with out.progress() as progress:
         if source is not None:
-            validation = _revalidate(source, read, progress)
+            validation = validate(source, read, progress=progress)
             if outcomes is not None:
                 _check_same_rows(validation, outcomes)
         if validation is None:
