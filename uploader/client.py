@@ -715,5 +715,4 @@ def batch_request_count(batch: Mapping[str, Any] | None) -> int:
 
 def batch_has_content(batch: Mapping[str, Any]) -> bool:
     """True once a batch shows an uploaded file or holds any request."""
-    counts = batch.get("status_counts") or {}
-    return bool(batch.get("upload_filename")) or any(int(v or 0) for v in counts.values())
+    return bool(batch.get("upload_filename")) or batch_request_count(batch) > 0
