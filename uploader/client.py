@@ -593,28 +593,37 @@ class SyllableClient:
         if auto_call_rate:
             body["auto_call_rate"] = True
 
-        def reconcile() -> dict[str, Any] | None:
-            try:
-                found = self.get_batch(batch_id)
-            except NotFoundError:
-                return None
-            if found.get("deleted_at"):
-                raise ConflictError(
-                    f"batch {batch_id} exists on the server but was deleted; "
-                    "choose another batch id",
-                    status_code=409,
-                    detail=found.get("deleted_reason"),
-                )
-            if int(found.get("campaign_id", -1)) != int(campaign_id):
-                raise ConflictError(
-                    f"batch {batch_id} already exists in campaign {found.get('campaign_id')}, "
-                    f"not {campaign_id}",
-                    status_code=409,
-                )
-            return found
-
-        result: dict[str, Any] = self._call("POST", BATCHES, json=body, reconcile=reconcile)
+        result: dict[str, Any] = self._call(
+            "POST", BATCHES, json=body, reconcile=lambda: self.existing_batch(batch_id, campaign_id)
+        )
         return result
+
+    def existing_batch(
+        self, batch_id: str, campaign_id: int | None = None
+    ) -> dict[str, Any] | None:
+        """The server's batch, or None when it has none (reconciles a batch create).
+
+        A deleted batch, or (given ``campaign_id``) one in another campaign, is a
+        :class:`ConflictError`: it cannot be used.
+        """
+        try:
+            found = self.get_batch(batch_id)
+        except NotFoundError:
+            return None
+        if found.get("deleted_at"):
+            raise ConflictError(
+                f"batch {batch_id} was deleted on the server "
+                f"({found.get('deleted_reason') or 'no reason given'}); choose another batch id",
+                status_code=409,
+                detail=found.get("deleted_reason"),
+            )
+        if campaign_id is not None and int(found.get("campaign_id", -1)) != int(campaign_id):
+            raise ConflictError(
+                f"batch {batch_id} already exists in campaign {found.get('campaign_id')}, "
+                f"not {campaign_id}",
+                status_code=409,
+            )
+        return found
 
     def update_batch(
         self, batch_id: str, *, paused: bool | None = None, expires_on: datetime | str | None = None

@@ -29,7 +29,7 @@ from uploader.client import (
     requests_match,
 )
 from uploader.config import UploadOptions
-from uploader.errors import ConfigError, ConflictError, NotFoundError
+from uploader.errors import ConfigError
 from uploader.journal import BatchEntry, BatchState, Journal, RowEntry, RowState, RunInfo
 from uploader.models import CommunicationRequest, ProgressCallback, Record
 from uploader.sender import REJECTED_STATUSES, RowSender, row_request
@@ -123,28 +123,14 @@ class BatchRunner:
         if batch.state not in (BatchState.PLANNED, BatchState.CREATING):
             return batch
         opts = self.options
-        preexisting = False
-        if batch.state == BatchState.CREATING or opts.batch_id:
-            # reconcile first: the earlier attempt (or the user) may already have made it
-            try:
-                found = self.api.get_batch(batch.batch_id)
-            except NotFoundError:
-                found = None
-            if found is not None:
-                if found.get("deleted_at"):
-                    raise ConflictError(
-                        f"batch {batch.batch_id} was deleted on the server "
-                        f"({found.get('deleted_reason') or 'no reason given'})"
-                    )
-                if opts.campaign_id is not None and int(found["campaign_id"]) != opts.campaign_id:
-                    raise ConflictError(
-                        f"batch {batch.batch_id} belongs to campaign {found['campaign_id']}, "
-                        f"not {opts.campaign_id}"
-                    )
-                preexisting = batch.state == BatchState.PLANNED
-                self.journal.batch_created(self.run, batch.seq, preexisting=preexisting)
-                log.info("batch %s: already on the server", batch.batch_id)
-                return self._batch(batch.seq)
+        # reconcile first: the earlier attempt (or the user) may already have made it
+        if (batch.state == BatchState.CREATING or opts.batch_id) and self.api.existing_batch(
+            batch.batch_id, opts.campaign_id
+        ) is not None:
+            preexisting = batch.state == BatchState.PLANNED
+            self.journal.batch_created(self.run, batch.seq, preexisting=preexisting)
+            log.info("batch %s: already on the server", batch.batch_id)
+            return self._batch(batch.seq)
         if opts.campaign_id is None:
             raise ConfigError(f"batch {batch.batch_id} does not exist; --campaign-id is needed")
         self.journal.batch_creating(self.run, batch.seq)
