@@ -48,7 +48,7 @@ def fingerprint_settings(
     Left out on purpose: speed knobs (concurrency, timeouts), the journal path and
     ``keep_paused`` (rerunning without it activates the batches a first run left paused).
     """
-    read = {k: v for k, v in asdict(read_options).items()}
+    read = asdict(read_options)
     read["column_map"] = dict(sorted(read_options.column_map.items()))
     return {
         "server_url": client_config.server_url.rstrip("/"),
