@@ -170,7 +170,7 @@ class BatchRunner:
             self.journal.batch_uploaded(self.run, batch.seq)
             return
         content = upload_csv(
-            [_as_record(r, row_request(r)) for r in rows],
+            [Record(r.row_number, row_request(r)) for r in rows],
             self.variables,
         )
         self.journal.batch_uploading(self.run, batch.seq)
@@ -380,7 +380,3 @@ def _by_reference(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str,
     for item in results:
         by_ref.setdefault(str(item.get("reference_id", "")), []).append(item)
     return by_ref
-
-
-def _as_record(row: RowEntry, request: CommunicationRequest) -> Record:
-    return Record(row.row_number, request)
