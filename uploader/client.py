@@ -52,6 +52,7 @@ __all__ = [
     "SyllableClient",
     "batch_has_content",
     "batch_request_count",
+    "check_usable_batch",
     "classify",
     "error_message",
     "parse_retry_after",
@@ -411,6 +412,26 @@ def _iso(value: datetime | str | None) -> str | None:
 # --------------------------------------------------------------------------- client
 
 
+def check_usable_batch(batch_id: str, found: Mapping[str, Any], campaign_id: int | None) -> None:
+    """A server batch we may fill: not deleted, and (given ``campaign_id``) in that campaign.
+
+    Raises :class:`ConflictError` otherwise; the engine and the planner both ask this.
+    """
+    if found.get("deleted_at"):
+        raise ConflictError(
+            f"batch {batch_id} was deleted on the server "
+            f"({found.get('deleted_reason') or 'no reason given'}); choose another batch id",
+            status_code=409,
+            detail=found.get("deleted_reason"),
+        )
+    if campaign_id is not None and int(found.get("campaign_id", -1)) != int(campaign_id):
+        raise ConflictError(
+            f"batch {batch_id} already exists in campaign {found.get('campaign_id')}, "
+            f"not {campaign_id}",
+            status_code=409,
+        )
+
+
 class SyllableClient:
     """The nine batch operations; retries and reconciliation built in, key never exposed."""
 
@@ -610,19 +631,7 @@ class SyllableClient:
             found = self.get_batch(batch_id)
         except NotFoundError:
             return None
-        if found.get("deleted_at"):
-            raise ConflictError(
-                f"batch {batch_id} was deleted on the server "
-                f"({found.get('deleted_reason') or 'no reason given'}); choose another batch id",
-                status_code=409,
-                detail=found.get("deleted_reason"),
-            )
-        if campaign_id is not None and int(found.get("campaign_id", -1)) != int(campaign_id):
-            raise ConflictError(
-                f"batch {batch_id} already exists in campaign {found.get('campaign_id')}, "
-                f"not {campaign_id}",
-                status_code=409,
-            )
+        check_usable_batch(batch_id, found, campaign_id)
         return found
 
     def update_batch(

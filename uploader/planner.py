@@ -30,7 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from uploader.chunker import PlannedBatch, input_digest, safe_stem
-from uploader.client import SyllableClient, batch_request_count, requests_match
+from uploader.client import (
+    SyllableClient,
+    batch_request_count,
+    check_usable_batch,
+    requests_match,
+)
 from uploader.config import ClientConfig, ReadOptions, UploadOptions
 from uploader.errors import ConfigError, InputError, NotFoundError, PlanError
 from uploader.models import ProgressCallback, Record, RowStatus, ValidationResult
@@ -295,17 +300,8 @@ def plan(
         for item in items:
             index.setdefault(str(item.get("reference_id", "")), []).append(item)
     for batch_id, found in details.items():
-        if found is not None and found.get("deleted_at"):
-            raise ConfigError(f"batch {batch_id} was deleted on the server; choose another id")
-        if (
-            found is not None
-            and options.campaign_id is not None
-            and int(found.get("campaign_id", -1)) != options.campaign_id
-        ):
-            raise ConfigError(
-                f"batch {batch_id} belongs to campaign {found.get('campaign_id')}, "
-                f"not {options.campaign_id}"
-            )
+        if found is not None:
+            check_usable_batch(batch_id, found, options.campaign_id)
 
     rows: list[PlanRow] = []
     tallies: dict[str, dict[str, int]] = {b.batch_id: {} for b in batches}
